@@ -11,6 +11,11 @@ from glide import Script
 
 CORRUPT_TAG = "GLIDE_MEMORY_CORRUPT"
 
+
+def _script(code: str) -> Script:
+    return Script(code)  # type: ignore[no-untyped-call]  # glide's Script is untyped
+
+
 # Shared helpers, prepended to the scripts that need them.
 _HELPERS = f"""
 local function corrupt(key, detail)
@@ -35,7 +40,7 @@ end
 
 # KEYS: meta, chat[, user index]. ARGV: ttl seconds (0: none), session id, field, value, ...
 # Returns 1 when created, 0 when the id is taken.
-CREATE = Script(
+CREATE = _script(
     _HELPERS
     + """
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
@@ -54,7 +59,7 @@ return 1
 # KEYS: chat, meta. ARGV: now, tokens, window (0: none), payload, ...
 # Returns the list length after the push (before trimming), or -1 when the
 # session does not exist.
-APPEND = Script(
+APPEND = _script(
     _HELPERS
     + """
 local meta_kind = kind(KEYS[2])
@@ -90,7 +95,7 @@ return len
 
 # KEYS: chat, meta. ARGV: start (0 or negative), take (0 to read nothing).
 # Returns {LLEN, {items}} or nil when the session does not exist.
-READ = Script(
+READ = _script(
     """
 if redis.call('EXISTS', KEYS[2]) == 0 then return false end
 local len = redis.call('LLEN', KEYS[1])
@@ -100,7 +105,7 @@ return {len, redis.call('LRANGE', KEYS[1], ARGV[1], -1)}
 )
 
 # KEYS: chat, meta. ARGV: index. Returns {LLEN, item or false} or nil.
-READ_ONE = Script(
+READ_ONE = _script(
     """
 if redis.call('EXISTS', KEYS[2]) == 0 then return false end
 return {redis.call('LLEN', KEYS[1]), redis.call('LINDEX', KEYS[1], ARGV[1])}
@@ -110,7 +115,7 @@ return {redis.call('LLEN', KEYS[1]), redis.call('LINDEX', KEYS[1], ARGV[1])}
 # KEYS: chat, meta. ARGV: token budget, most messages (0: no limit).
 # Walks back from the newest message while the tokens fit the budget.
 # Returns {index of the first item taken, {items oldest first}} or nil.
-WINDOW = Script(
+WINDOW = _script(
     """
 if redis.call('EXISTS', KEYS[2]) == 0 then return false end
 local len = redis.call('LLEN', KEYS[1])
@@ -143,7 +148,7 @@ return {len - #items, items}
 
 # KEYS: meta. ARGV: number of pairs to set, field, value, ..., fields to delete ...
 # Returns 1, or 0 when the session does not exist.
-UPDATE = Script(
+UPDATE = _script(
     """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local pairs_end = 1 + 2 * tonumber(ARGV[1])
@@ -155,7 +160,7 @@ return 1
 
 # KEYS: chat, meta. ARGV: now, ttl seconds (0: keep the session's).
 # Returns 1, or 0 when the session does not exist.
-TOUCH = Script(
+TOUCH = _script(
     _HELPERS
     + """
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
@@ -167,7 +172,7 @@ return 1
 )
 
 # KEYS: chat, meta. Returns {keys deleted, owner's user id or false}.
-DELETE = Script(
+DELETE = _script(
     """
 local owner = redis.call('HGET', KEYS[2], 'user_id')
 return {redis.call('DEL', KEYS[1], KEYS[2]), owner}
@@ -176,7 +181,7 @@ return {redis.call('DEL', KEYS[1], KEYS[2]), owner}
 
 # KEYS: chat, meta. Returns the number of messages removed, or -1 when the
 # session does not exist.
-CLEAR = Script(
+CLEAR = _script(
     """
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 local n = redis.call('LLEN', KEYS[1])
@@ -188,7 +193,7 @@ return n
 # KEYS: user index, meta, meta, ... ARGV: user id, session id, session id, ...
 # Removes each listed session from the index unless it exists and belongs to
 # the user (checked again here, atomically, in case it was just created).
-PRUNE = Script(
+PRUNE = _script(
     """
 local removed = 0
 for i = 2, #KEYS do

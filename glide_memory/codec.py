@@ -180,9 +180,7 @@ def check_fields(fields: Mapping[str, object], *, session_id: str | None = None,
         if value is None and allow_none:
             continue
         if not isinstance(value, str):
-            raise InvalidFieldError(
-                f"field {name!r} must be a str, not {type(value).__name__}", session_id=session_id
-            )
+            raise InvalidFieldError(f"field {name!r} must be a str, not {type(value).__name__}", session_id=session_id)
 
 
 def _text(raw: bytes | None) -> str | None:

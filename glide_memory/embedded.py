@@ -70,13 +70,35 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _answers_ping(port: int) -> bool:
+def _ask(port: int, *args: str) -> bytes:
+    """Send one command on a fresh connection; return a status line or bulk string."""
+    request = f"*{len(args)}\r\n".encode() + b"".join(f"${len(a)}\r\n{a}\r\n".encode() for a in args)
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+        sock.sendall(request)
+        reply = b""
+        while b"\r\n" not in reply or (reply.startswith(b"$") and len(reply) < _bulk_end(reply)):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise OSError("connection closed mid-reply")
+            reply += chunk
+    if reply.startswith(b"$"):
+        return reply[reply.index(b"\r\n") + 2 : _bulk_end(reply) - 2]
+    return reply.rstrip(b"\r\n")
+
+
+def _bulk_end(reply: bytes) -> int:
+    header = reply.index(b"\r\n")
+    return header + 2 + int(reply[1:header]) + 2
+
+
+def _serves(port: int, pid: int) -> bool:
+    """Return whether the server on ``port`` answers and is process ``pid``."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+        info = _ask(port, "INFO", "server")
     except OSError:
         return False
+    # another server may already hold the port: make sure this one is ours
+    return f"process_id:{pid}\r\n".encode() in info
 
 
 def _terminate(process: subprocess.Popen[bytes], directory: str | None) -> None:
@@ -102,6 +124,8 @@ class EmbeddedServer:
             removed on stop, if ``None``.
         persistent: Keep an append-only file in ``data_dir`` so data
             survives a restart.
+        cluster: Run a one-node Valkey Cluster owning all 16,384 slots, for
+            trying and testing cluster clients (hash tags, slot checks).
         startup_timeout: Seconds to wait for the server to answer.
 
     Use it as a context manager or call :meth:`start` and :meth:`stop`::
@@ -117,12 +141,14 @@ class EmbeddedServer:
         port: int | None = None,
         data_dir: str | os.PathLike[str] | None = None,
         persistent: bool = False,
+        cluster: bool = False,
         startup_timeout: float = 10.0,
     ) -> None:
         self._binary = Path(binary) if binary is not None else None
         self._requested_port = port
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._persistent = persistent
+        self.cluster = cluster
         self._startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize[..., EmbeddedServer] | None = None
@@ -133,7 +159,8 @@ class EmbeddedServer:
         """The ``valkey://`` URL of the running server."""
         if not self.running:
             raise EmbeddedServerError("the embedded server is not running")
-        return f"valkey://127.0.0.1:{self.port}"
+        query = "?cluster=true" if self.cluster else ""
+        return f"valkey://127.0.0.1:{self.port}{query}"
 
     @property
     def pid(self) -> int | None:
@@ -146,7 +173,7 @@ class EmbeddedServer:
         return self._process is not None and self._process.poll() is None
 
     def start(self) -> EmbeddedServer:
-        """Start the server and wait until it answers PING.
+        """Start the server and wait until it answers.
 
         Raises:
             EmbeddedServerError: no binary, or the server did not come up.
@@ -182,7 +209,7 @@ class EmbeddedServer:
             last_error = self._log_tail(directory)
         if owned_dir is not None:
             shutil.rmtree(owned_dir, ignore_errors=True)
-        raise EmbeddedServerError(f"{binary} did not start: {last_error or 'no answer to PING'}")
+        raise EmbeddedServerError(f"{binary} did not start: {last_error or 'no answer'}")
 
     def _command(self, binary: Path, port: int, directory: Path) -> list[str]:
         return [
@@ -195,6 +222,7 @@ class EmbeddedServer:
             "--daemonize", "no",
             "--save", "",
             "--appendonly", "yes" if self._persistent else "no",
+            *(["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf"] if self.cluster else []),
         ]  # fmt: skip
 
     def _wait_ready(self, process: subprocess.Popen[bytes], port: int) -> bool:
@@ -202,9 +230,20 @@ class EmbeddedServer:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 return False
-            if _answers_ping(port):
-                return True
+            if _serves(port, process.pid):
+                return not self.cluster or self._claim_all_slots(port, deadline)
             time.sleep(0.02)
+        return False
+
+    @staticmethod
+    def _claim_all_slots(port: int, deadline: float) -> bool:
+        with contextlib.suppress(OSError):
+            if b"cluster_slots_assigned:16384" not in _ask(port, "CLUSTER", "INFO"):
+                _ask(port, "CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+            while time.monotonic() < deadline:
+                if b"cluster_state:ok" in _ask(port, "CLUSTER", "INFO"):
+                    return True
+                time.sleep(0.05)
         return False
 
     @staticmethod

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-JSONValue: TypeAlias = None | bool | int | float | str | list[Any] | dict[str, Any]
+JSONValue: TypeAlias = bool | int | float | str | list[Any] | dict[str, Any] | None
 """A value JSON holds exactly: finite floats, string keys, lists (not tuples)."""
 
 Content: TypeAlias = str | list[dict[str, Any]]

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from glide import (
     Batch,
@@ -192,6 +192,11 @@ class SessionStore:
         return self._client
 
     @property
+    def embedded_server(self) -> EmbeddedServer | None:
+        """The embedded server :meth:`connect` started for this store, if any."""
+        return self._server
+
+    @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed
@@ -234,7 +239,9 @@ class SessionStore:
             except GlideError as exc:
                 raise _server_error(exc, session_id) from exc
 
-    async def _script(self, session_id: str | None, script: Any, keys: list[str], args: list[str | bytes]) -> Any:
+    async def _script(
+        self, session_id: str | None, script: Any, keys: Sequence[str], args: Sequence[str | bytes]
+    ) -> Any:
         return await self._run(session_id, self._client.invoke_script, script, keys=keys, args=args)
 
     async def _pipeline(self, session_id: str | None, fill: Callable[[Batch | ClusterBatch], object]) -> list[Any]:
@@ -461,25 +468,27 @@ class SessionStore:
         indexed = 0
         client = self._client
         if isinstance(client, GlideClusterClient):
-            cursor = ClusterScanCursor()
+            cursor = ClusterScanCursor()  # type: ignore[no-untyped-call]  # glide's cursor is untyped
             while not cursor.is_finished():
-                reply = await self._run(
-                    None, client.scan, cursor, match=pattern, count=count, type=ObjectType.HASH
-                )
-                cursor, keys = reply[0], reply[1]
-                indexed += await self._index_metas(keys)
+                reply = await self._run(None, client.scan, cursor, match=pattern, count=count, type=ObjectType.HASH)
+                cursor = cast(ClusterScanCursor, reply[0])
+                indexed += await self._index_metas(cast(list[bytes], reply[1]))
         else:
             position: bytes | str = "0"
             while True:
-                reply = await self._run(None, client.scan, position, match=pattern, count=count, type=ObjectType.HASH)
-                position, keys = reply[0], reply[1]
-                indexed += await self._index_metas(keys)
+                page: list[Any] = await self._run(
+                    None, client.scan, position, match=pattern, count=count, type=ObjectType.HASH
+                )
+                position = page[0]
+                indexed += await self._index_metas(page[1])
                 if position in (b"0", "0"):
                     break
         return indexed
 
     async def _index_metas(self, keys: Sequence[bytes]) -> int:
-        found = [(sid, key) for key in keys if (sid := self.schema.session_id_from_meta(key.decode("utf-8", "replace")))]
+        found = [
+            (sid, key) for key in keys if (sid := self.schema.session_id_from_meta(key.decode("utf-8", "replace")))
+        ]
         if not found:
             return 0
 
@@ -700,4 +709,3 @@ class SessionStore:
 
 def _with_timestamp(message: Message, now: float) -> Message:
     return replace(message, timestamp=now)
-

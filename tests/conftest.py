@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
+from glide import GlideClient, GlideClusterClient
 
 from glide_memory import EmbeddedServer, KeySchema, SessionStore
 from glide_memory.connection import create_client
@@ -20,13 +21,20 @@ from glide_memory.keys import new_session_id
 
 
 def _docker_answers() -> bool:
+    if not os.environ.get("DOCKER_HOST") and not os.path.exists("/var/run/docker.sock"):
+        return False
     try:
         import docker  # type: ignore[import-untyped]
 
-        docker.from_env(timeout=2).ping()
+        engine = docker.from_env(timeout=2)
     except Exception:
         return False
-    return True
+    try:
+        return bool(engine.ping())
+    except Exception:
+        return False
+    finally:
+        engine.close()
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +56,7 @@ def valkey_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def client(valkey_url: str) -> AsyncIterator[object]:
+async def client(valkey_url: str) -> AsyncIterator[GlideClient | GlideClusterClient]:
     """One glide client for the session, owned by the fixture."""
     glide_client = await create_client(valkey_url, request_timeout_ms=5000)
     yield glide_client
@@ -56,9 +64,9 @@ async def client(valkey_url: str) -> AsyncIterator[object]:
 
 
 @pytest.fixture
-async def store(client: object) -> AsyncIterator[SessionStore]:
+async def store(client: GlideClient | GlideClusterClient) -> AsyncIterator[SessionStore]:
     """A store over the shared client, with the cookbook's key names."""
-    async with SessionStore(client) as session_store:  # type: ignore[arg-type]
+    async with SessionStore(client) as session_store:
         yield session_store
 
 
@@ -69,9 +77,9 @@ def namespace() -> str:
 
 
 @pytest.fixture
-async def ns_store(client: object, namespace: str) -> AsyncIterator[SessionStore]:
+async def ns_store(client: GlideClient | GlideClusterClient, namespace: str) -> AsyncIterator[SessionStore]:
     """A store whose keys live under a namespace of this test's own."""
-    async with SessionStore(client, schema=KeySchema(namespace=namespace)) as session_store:  # type: ignore[arg-type]
+    async with SessionStore(client, schema=KeySchema(namespace=namespace)) as session_store:
         yield session_store
 
 

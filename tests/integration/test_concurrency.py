@@ -1,0 +1,66 @@
+"""Many concurrent writers: nothing lost, nothing refused."""
+
+from __future__ import annotations
+
+import asyncio
+
+from glide import GlideClient, GlideClusterClient
+
+from glide_memory import SessionStore
+
+Client = GlideClient | GlideClusterClient
+
+
+async def test_concurrent_appends_to_one_session_are_exact(store: SessionStore, client: Client, user_id: str) -> None:
+    """50 tasks x 40 appends leave message_count, LLEN and token_count exact, each writer in order."""
+    sid = (await store.create_session(user_id)).session_id
+
+    async def writer(w: int) -> None:
+        for n in range(40):
+            await store.add_message(sid, "user", f"{w}:{n}", tokens_used=w + 1, metadata={"w": w, "n": n})
+
+    await asyncio.gather(*(writer(w) for w in range(50)))
+    info = await store.get_session_info(sid)
+    assert info.message_count == 2000
+    assert info.messages_stored == await client.llen(f"chat:{sid}") == 2000
+    assert info.token_count == 40 * sum(w + 1 for w in range(50))
+    order: dict[int, list[int]] = {}
+    for message in await store.get_messages(sid):
+        assert message.metadata is not None
+        order.setdefault(message.metadata["w"], []).append(message.metadata["n"])
+    assert all(seen == list(range(40)) for seen in order.values())
+
+
+async def test_five_thousand_concurrent_calls_all_succeed(store: SessionStore, user_id: str) -> None:
+    """5,000 concurrent add_message calls queue behind the in-flight bound instead of failing."""
+    sids = [(await store.create_session(user_id)).session_id for _ in range(10)]
+    await asyncio.gather(*(store.add_message(sids[n % 10], "user", f"m{n}", 1) for n in range(5000)))
+    infos = await store.list_user_sessions(user_id)
+    assert sum(info.message_count for info in infos) == 5000
+    assert all(info.messages_stored == 500 for info in infos)
+
+
+async def test_in_flight_bound_is_respected(client: Client, user_id: str) -> None:
+    """A store never has more requests in flight than max_in_flight."""
+    store = SessionStore(client, max_in_flight=7)
+    sid = (await store.create_session(user_id)).session_id
+    peak = 0
+    active = 0
+    original = client.invoke_script
+
+    async def counting(*args: object, **kwargs: object) -> object:
+        nonlocal peak, active
+        active += 1
+        peak = max(peak, active)
+        try:
+            return await original(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            active -= 1
+
+    object.__setattr__(client, "invoke_script", counting)
+    try:
+        await asyncio.gather(*(store.add_message(sid, "user", str(n)) for n in range(200)))
+    finally:
+        object.__delattr__(client, "invoke_script")
+    assert peak == 7
+    assert (await store.get_session_info(sid)).message_count == 200
