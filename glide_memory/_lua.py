@@ -21,9 +21,6 @@ _HELPERS = f"""
 local function corrupt(key, detail)
   return redis.error_reply('{CORRUPT_TAG}\\t' .. key .. '\\t' .. detail)
 end
-local function kind(key)
-  return redis.call('TYPE', key)['ok']
-end
 -- Refresh the TTL of a session's keys: the session's own ttl field, or else
 -- the meta key's remaining time, so that chat and meta expire together.
 local function refresh(chat, meta)
@@ -45,7 +42,7 @@ CREATE = _script(
     + """
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
 if KEYS[3] then
-  local t = kind(KEYS[3])
+  local t = redis.call('TYPE', KEYS[3])['ok']
   if t ~= 'none' and t ~= 'set' then return corrupt(KEYS[3], 'is a ' .. t .. ', not a set') end
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
@@ -58,32 +55,36 @@ return 1
 
 # KEYS: chat, meta. ARGV: now, tokens, window (0: none), payload, ...
 # Returns the list length after the push (before trimming), or -1 when the
-# session does not exist.
+# session does not exist. Writes that can fail run first, under pcall, and
+# are undone if a later one fails, so a failure leaves nothing behind.
 APPEND = _script(
     _HELPERS
     + """
-local meta_kind = kind(KEYS[2])
-if meta_kind == 'none' then return -1 end
-if meta_kind ~= 'hash' then return corrupt(KEYS[2], 'is a ' .. meta_kind .. ', not a hash') end
-local chat_kind = kind(KEYS[1])
-if chat_kind ~= 'none' and chat_kind ~= 'list' then
-  return corrupt(KEYS[1], 'is a ' .. chat_kind .. ', not a list')
-end
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 local count = #ARGV - 3
-local r = redis.pcall('HINCRBY', KEYS[2], 'message_count', count)
-if type(r) == 'table' and r['err'] then return corrupt(KEYS[2], 'message_count: ' .. r['err']) end
-r = redis.pcall('HINCRBY', KEYS[2], 'token_count', ARGV[2])
-if type(r) == 'table' and r['err'] then
-  redis.call('HINCRBY', KEYS[2], 'message_count', -count)
-  return corrupt(KEYS[2], 'token_count: ' .. r['err'])
-end
 local len
 if count == 0 then
-  len = redis.call('LLEN', KEYS[1])
+  len = redis.pcall('LLEN', KEYS[1])
 else
   for i = 4, #ARGV, 1000 do
-    len = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+    len = redis.pcall('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+    if type(len) == 'table' then
+      if i > 4 then redis.call('RPOP', KEYS[1], i - 4) end
+      return corrupt(KEYS[1], len['err'])
+    end
   end
+end
+if type(len) == 'table' then return corrupt(KEYS[1], len['err']) end
+local r = redis.pcall('HINCRBY', KEYS[2], 'message_count', count)
+if type(r) == 'table' then
+  if count > 0 then redis.call('RPOP', KEYS[1], count) end
+  return corrupt(KEYS[2], 'message_count: ' .. r['err'])
+end
+r = redis.pcall('HINCRBY', KEYS[2], 'token_count', ARGV[2])
+if type(r) == 'table' then
+  if count > 0 then redis.call('RPOP', KEYS[1], count) end
+  redis.call('HINCRBY', KEYS[2], 'message_count', -count)
+  return corrupt(KEYS[2], 'token_count: ' .. r['err'])
 end
 redis.call('HSET', KEYS[2], 'last_active', ARGV[1])
 local window = tonumber(ARGV[3])

@@ -1,0 +1,1 @@
+"""Benchmarks of glide-memory; run them with ``make bench``."""
