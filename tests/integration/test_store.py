@@ -354,8 +354,10 @@ async def test_wrong_key_type_is_reported_not_overwritten(
     assert await client.hget(f"meta:{sid}", "token_count") == b"0"
     other = make_id()
     await client.set(f"meta:{other}", "not a hash")
-    with pytest.raises(CorruptedEntryError):
+    with pytest.raises(CorruptedEntryError) as caught_meta:
         await store.add_message(other, "user", "hi")
+    assert caught_meta.value.key == f"meta:{other}"
+    assert not await client.exists([f"chat:{other}"])  # the push was undone
 
 
 async def test_add_messages_is_one_atomic_batch(store: SessionStore, user_id: str) -> None:
