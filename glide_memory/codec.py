@@ -132,7 +132,8 @@ def encode_message(message: Message, *, session_id: str | None = None) -> bytes:
     if check_tokens(message.tokens, session_id=session_id):
         doc["tokens"] = message.tokens
     if message.timestamp is not None:
-        if not isinstance(message.timestamp, int | float) or not math.isfinite(message.timestamp):
+        ts = message.timestamp
+        if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
             raise InvalidContentError(f"timestamp {message.timestamp!r} is not a finite number", session_id=session_id)
         doc["ts"] = message.timestamp
     for name in ("id", "name", "tool_call_id"):
@@ -169,30 +170,35 @@ def decode_message(raw: bytes, *, key: str, index: int, session_id: str | None =
         raise CorruptedEntryError(f"not JSON ({exc})", key=key, index=index, session_id=session_id) from exc
     if not isinstance(doc, dict):
         raise CorruptedEntryError("not a JSON object", key=key, index=index, session_id=session_id)
-    role = _ROLES.get(doc.get("role"))  # type: ignore[arg-type]
-    content = doc.get("content")
+    raw_role = doc.get("role")
+    role = _ROLES.get(raw_role) if isinstance(raw_role, str) else None
     if role is None:
-        raise CorruptedEntryError(f"unknown role {doc.get('role')!r}", key=key, index=index, session_id=session_id)
-    if not isinstance(content, str | list):
-        raise CorruptedEntryError("content is neither text nor a list", key=key, index=index, session_id=session_id)
-    tokens = doc.get("tokens", 0)
-    timestamp = doc.get("ts")
-    if type(tokens) is not int or (timestamp is not None and not isinstance(timestamp, int | float)):
-        raise CorruptedEntryError("tokens or ts has the wrong type", key=key, index=index, session_id=session_id)
+        raise CorruptedEntryError(f"unknown role {raw_role!r}", key=key, index=index, session_id=session_id)
+    content = doc.get("content")
+    if not isinstance(content, str) and not (
+        isinstance(content, list) and all(isinstance(block, dict) for block in content)
+    ):
+        raise CorruptedEntryError(
+            "content is neither text nor a list of blocks", key=key, index=index, session_id=session_id
+        )
     if len(doc) == 2:  # the common {"role", "content"} entry of other writers
         return build_message(role, content, 0, None)
     get = doc.get
-    return build_message(
-        role,
-        content,
-        tokens,
-        timestamp,
-        get("id"),
-        get("name"),
-        get("tool_calls"),
-        get("tool_call_id"),
-        get("metadata"),
-    )
+    tokens, timestamp = get("tokens", 0), get("ts")
+    ids = (get("id"), get("name"), get("tool_call_id"))
+    tool_calls, metadata = get("tool_calls"), get("metadata")
+    if (
+        type(tokens) is not int
+        or (timestamp is not None and (type(timestamp) is bool or not isinstance(timestamp, int | float)))
+        or any(value is not None and not isinstance(value, str) for value in ids)
+        or (
+            tool_calls is not None
+            and not (isinstance(tool_calls, list) and all(isinstance(c, dict) for c in tool_calls))
+        )
+        or (metadata is not None and not isinstance(metadata, dict))
+    ):
+        raise CorruptedEntryError("a field has the wrong type", key=key, index=index, session_id=session_id)
+    return build_message(role, content, tokens, timestamp, ids[0], ids[1], tool_calls, ids[2], metadata)
 
 
 def format_time(seconds: float) -> str:
