@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from glide import GlideClient, GlideClusterClient
@@ -93,3 +94,27 @@ def user_id() -> str:
 def make_id() -> Callable[[], str]:
     """A factory of fresh session ids."""
     return new_session_id
+
+
+def _server_children() -> list[int]:
+    """Return the pids of valkey/redis servers this test process started and left running."""
+    me = str(os.getpid())
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == me and fields.get("Name", "").strip() in ("valkey-server", "redis-server"):
+            found.append(int(status.parent.name))
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any server process started by the tests outlived them."""
+    if not Path("/proc").is_dir():
+        return
+    stray = _server_children()
+    if stray:
+        print(f"\nstray server processes left running: {stray}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
