@@ -6,11 +6,8 @@ import json
 import time
 from collections.abc import Callable
 
-from glide import GlideClient, GlideClusterClient
-
 from glide_memory import KeySchema, Role, SessionStore
-
-Client = GlideClient | GlideClusterClient
+from tests.support import Client
 
 
 async def _cookbook_create(client: Client, session_id: str, user_id: str) -> None:

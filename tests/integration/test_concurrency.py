@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from glide import GlideClient, GlideClusterClient
-
 from glide_memory import SessionStore
-
-Client = GlideClient | GlideClusterClient
+from tests.support import Client
 
 
 async def test_concurrent_appends_to_one_session_are_exact(store: SessionStore, client: Client, user_id: str) -> None:

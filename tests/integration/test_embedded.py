@@ -12,14 +12,7 @@ import pytest
 
 from glide_memory import EmbeddedServer, EmbeddedServerError, SessionStore
 from glide_memory.embedded import BINARY_ENV, find_server_binary
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+from tests.support import alive
 
 
 def test_server_starts_answers_and_stops_cleanly() -> None:
@@ -34,7 +27,7 @@ def test_server_starts_answers_and_stops_cleanly() -> None:
     server.stop()
     server.stop()
     assert not server.running and server.pid is None
-    assert not _alive(pid)
+    assert not alive(pid)
     if workdir is not None and workdir.name.startswith("glide-memory-valkey-"):
         assert not workdir.exists()
     with pytest.raises(EmbeddedServerError):
@@ -88,7 +81,7 @@ def test_server_dies_with_garbage_collection() -> None:
     """A server object dropped without stop() still ends its process."""
     script = "from glide_memory import EmbeddedServer\ns = EmbeddedServer().start()\nprint(s.pid, flush=True)\n"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
-    assert not _alive(int(out.stdout.strip()))
+    assert not alive(int(out.stdout.strip()))
 
 
 def test_cli_demo_runs_end_to_end() -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from glide import GlideClient, GlideClusterClient
 
 from glide_memory import CorruptedEntryError, Message, Role, SessionNotFoundError, SessionStore
-
-Client = GlideClient | GlideClusterClient
+from tests.support import Client
 
 
 async def test_history_appends_reads_and_windows(store: SessionStore, user_id: str) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import socket
 from collections.abc import Callable
 
 import pytest
-from glide import ClosingError, GlideClient, GlideClusterClient, GlideError
+from glide import ClosingError, GlideError
 
 from glide_memory import (
     EmbeddedServer,
@@ -20,8 +19,7 @@ from glide_memory import (
     StoreClosedError,
 )
 from glide_memory.connection import create_client
-
-Client = GlideClient | GlideClusterClient
+from tests.support import Client, alive
 
 
 async def test_store_over_callers_client_leaves_it_open(client: Client, user_id: str) -> None:
@@ -74,15 +72,7 @@ async def test_connect_without_url_starts_and_stops_embedded(monkeypatch: pytest
         sid = (await store.create_session(user_id)).session_id
         await store.add_message(sid, "user", "hi")
     assert not server.running
-    assert pid is not None and not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    assert pid is not None and not alive(pid)
 
 
 async def test_unclosed_store_warns_and_stops_its_server(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,7 +86,7 @@ async def test_unclosed_store_warns_and_stops_its_server(monkeypatch: pytest.Mon
         del store
         gc.collect()
     await own_client.close()
-    assert pid is not None and not _alive(pid)
+    assert pid is not None and not alive(pid)
 
 
 async def test_unreachable_server_raises_unavailable() -> None:

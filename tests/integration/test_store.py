@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable
 
 import pytest
-from glide import GlideClient, GlideClusterClient
 
 from glide_memory import (
     CorruptedEntryError,
@@ -22,8 +21,7 @@ from glide_memory import (
     SessionNotFoundError,
     SessionStore,
 )
-
-Client = GlideClient | GlideClusterClient
+from tests.support import Client
 
 
 async def test_create_session_writes_cookbook_meta_and_index(store: SessionStore, client: Client, user_id: str) -> None:
