@@ -49,9 +49,11 @@ def parse_url(url: str) -> ConnectionSettings:
     if parts.scheme not in _SCHEMES:
         raise InvalidInputError(f"unsupported URL scheme {parts.scheme!r}; use valkey:// or valkeys://")
     try:
-        port = parts.port or 6379
+        port = 6379 if parts.port is None else parts.port
     except ValueError as exc:
         raise InvalidInputError(f"bad port in {url!r}") from exc
+    if port == 0:
+        raise InvalidInputError(f"port 0 in {url!r} names no server")
     if not parts.hostname:
         raise InvalidInputError(f"no host in {url!r}")
     database = None
