@@ -120,7 +120,9 @@ def test_bad_scheme_is_rejected(url: str) -> None:
         parse_url(url)
 
 
-@pytest.mark.parametrize("url", ["valkey://h:port", "valkey://h:99999", "valkey://h:-1", "valkey://h:6379x", "valkey://h:0"])
+@pytest.mark.parametrize(
+    "url", ["valkey://h:port", "valkey://h:99999", "valkey://h:-1", "valkey://h:6379x", "valkey://h:0"]
+)
 def test_bad_port_is_rejected(url: str) -> None:
     """A port that is not a number in range raises InvalidInputError."""
     with pytest.raises(InvalidInputError, match="port"):
