@@ -172,14 +172,6 @@ return 1
 """
 )
 
-# KEYS: chat, meta. Returns {keys deleted, owner's user id or false}.
-DELETE = _script(
-    """
-local owner = redis.call('HGET', KEYS[2], 'user_id')
-return {redis.call('DEL', KEYS[1], KEYS[2]), owner}
-"""
-)
-
 # KEYS: chat, meta. Returns the number of messages removed, or -1 when the
 # session does not exist.
 CLEAR = _script(
@@ -203,5 +195,126 @@ for i = 2, #KEYS do
   end
 end
 return removed
+"""
+)
+
+
+# -- Strands Agents sessions ----------------------------------------------
+# KEYS of every script below start with: meta, agents, multi-agents.
+# ARGV[1] is the prefix of the agents' message lists (the agent id follows);
+# the lists' names come from the agents HASH, whose fields are agent ids
+# plus one "<id>\0created_at" field per agent. All keys share one slot.
+
+_STRANDS_HELPERS = """
+local function agent_lists(agents, prefix)
+  local lists = {}
+  for _, field in ipairs(redis.call('HKEYS', agents)) do
+    if not string.find(field, '\\0', 1, true) then lists[#lists + 1] = prefix .. field end
+  end
+  return lists
+end
+-- Refresh the TTL of every key of the session from the meta's ttl field.
+local function refresh_all(meta, agents, multi, prefix)
+  local ttl = tonumber(redis.call('HGET', meta, 'ttl'))
+  if not ttl or ttl <= 0 then return end
+  redis.call('EXPIRE', meta, ttl)
+  redis.call('EXPIRE', agents, ttl)
+  redis.call('EXPIRE', multi, ttl)
+  for _, list in ipairs(agent_lists(agents, prefix)) do redis.call('EXPIRE', list, ttl) end
+end
+"""
+
+# ARGV: prefix, now, agent id, agent JSON, created_at, "create" or "update".
+# Returns 1, 0 when updating an agent that does not exist, -1 without session.
+STRANDS_PUT_AGENT = _script(
+    _STRANDS_HELPERS
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if ARGV[6] == 'create' then
+  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4], ARGV[3] .. '\\0created_at', ARGV[5])
+elseif redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then
+  return 0
+else
+  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+end
+redis.call('HSET', KEYS[1], 'last_active', ARGV[2])
+refresh_all(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+return 1
+"""
+)
+
+# ARGV: prefix, now, multi-agent id, state JSON, "create" or "update".
+# Returns 1, 0 when updating a state that does not exist, -1 without session.
+STRANDS_PUT_MULTI = _script(
+    _STRANDS_HELPERS
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if ARGV[5] ~= 'create' and redis.call('HEXISTS', KEYS[3], ARGV[3]) == 0 then return 0 end
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[1], 'last_active', ARGV[2])
+refresh_all(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+return 1
+"""
+)
+
+# KEYS: meta, agents, multi-agents, the agent's list.
+# ARGV: prefix, now, agent id, message id, entry.
+# Returns the list length; -1 without session, -2 without agent, -3 when the
+# id is taken by another message, -4 when the id skips ahead of the list.
+STRANDS_APPEND = _script(
+    _STRANDS_HELPERS
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then return -2 end
+local len = redis.call('LLEN', KEYS[4])
+local id = tonumber(ARGV[4])
+if id < len then
+  -- a retried write of a message already stored is a no-op
+  local ok, doc = pcall(cjson.decode, redis.call('LINDEX', KEYS[4], id))
+  if ok and type(doc) == 'table' and doc['id'] == ARGV[4] then return len end
+  return -3
+end
+if id > len then return -4 end
+len = redis.call('RPUSH', KEYS[4], ARGV[5])
+redis.call('HINCRBY', KEYS[1], 'message_count', 1)
+redis.call('HSET', KEYS[1], 'last_active', ARGV[2])
+refresh_all(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+return len
+"""
+)
+
+# KEYS: meta, agents, multi-agents, the agent's list.
+# ARGV: prefix, now, message id, entry. Returns 1, or 0 when no message has that id.
+STRANDS_REPLACE = _script(
+    _STRANDS_HELPERS
+    + """
+local entry = redis.call('LINDEX', KEYS[4], ARGV[3])
+if not entry then return 0 end
+local ok, doc = pcall(cjson.decode, entry)
+if not ok or type(doc) ~= 'table' or doc['id'] ~= ARGV[3] then return 0 end
+redis.call('LSET', KEYS[4], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[1], 'last_active', ARGV[2])
+refresh_all(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+return 1
+"""
+)
+
+# KEYS: chat, meta[, agents, multi-agents]. ARGV: [prefix of agent message lists].
+# Deletes every key of the session, Strands adapter keys included when named;
+# returns {keys deleted, owner's user id or false}.
+DELETE = _script(
+    _STRANDS_HELPERS
+    + """
+local owner = redis.call('HGET', KEYS[2], 'user_id')
+local doomed = {KEYS[1], KEYS[2]}
+if KEYS[3] then
+  doomed = agent_lists(KEYS[3], ARGV[1])
+  for i = 1, 4 do doomed[#doomed + 1] = KEYS[i] end
+end
+local deleted = 0
+for i = 1, #doomed, 500 do
+  deleted = deleted + redis.call('DEL', unpack(doomed, i, math.min(i + 499, #doomed)))
+end
+return {deleted, owner}
 """
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from glide_memory.errors import InvalidIdError
 
@@ -28,27 +29,44 @@ def new_session_id() -> str:
     return secrets.token_hex(16)
 
 
-def validate_id(value: object, *, kind: str = "session id", session_id: str | None = None) -> str:
+def validate_id(
+    value: object, *, kind: str = "session id", session_id: str | None = None, max_length: int = MAX_ID_LENGTH
+) -> str:
     """Return ``value`` if it is a usable id, else raise :class:`InvalidIdError`.
 
     Args:
         value: The candidate id.
         kind: What the id names, for the error message.
         session_id: The session concerned, carried by the error.
+        max_length: The longest value accepted.
 
     Raises:
         InvalidIdError: ``value`` is not a string, is empty, is longer than
-            :data:`MAX_ID_LENGTH` or contains a control character.
+            ``max_length`` or contains a control character.
     """
     if not isinstance(value, str):
         raise InvalidIdError(f"{kind} must be a str, not {type(value).__name__}", session_id=session_id)
     if not value:
         raise InvalidIdError(f"{kind} must not be empty", session_id=session_id)
-    if len(value) > MAX_ID_LENGTH:
-        raise InvalidIdError(f"{kind} is longer than {MAX_ID_LENGTH} characters", session_id=session_id)
+    if len(value) > max_length:
+        raise InvalidIdError(f"{kind} is longer than {max_length} characters", session_id=session_id)
     if _FORBIDDEN.search(value):
         raise InvalidIdError(f"{kind} {value!r} contains a control character", session_id=session_id)
     return value
+
+
+MAX_STORAGE_KEY_LENGTH = 1024
+"""The longest snapshot-storage key accepted, in characters."""
+
+
+class StrandsKeys(NamedTuple):
+    """The keys of one Strands Agents session; all share the session's hash slot."""
+
+    chat: str
+    meta: str
+    agents: str
+    multi_agents: str
+    messages_prefix: str
 
 
 def escape_glob(text: str) -> str:
@@ -107,6 +125,40 @@ class KeySchema:
         """Return the SET key indexing a user's sessions."""
         uid = validate_id(user_id, kind="user id")
         return f"{self.namespace}user_sessions:{uid}"
+
+    def strands(self, session_id: object) -> StrandsKeys:
+        """Return the keys of a Strands session.
+
+        The session id is always braced in these keys (``strands:agents:{<id>}``),
+        which keeps them in the session's cluster slot and makes the agent
+        id that follows unambiguous; such session ids may not hold braces.
+        """
+        sid = validate_id(session_id)
+        if "{" in sid or "}" in sid:
+            raise InvalidIdError(f"session id {sid!r} contains a brace, which Strands keys cannot hold", session_id=sid)
+        chat, meta = self.session_keys(sid)
+        ns = self.namespace
+        return StrandsKeys(
+            chat=chat,
+            meta=meta,
+            agents=f"{ns}strands:agents:{{{sid}}}",
+            multi_agents=f"{ns}strands:multi:{{{sid}}}",
+            messages_prefix=f"{ns}strands:messages:{{{sid}}}:",
+        )
+
+    def strands_messages(self, session_id: str, agent_id: object) -> str:
+        """Return the LIST key of one Strands agent's messages."""
+        aid = validate_id(agent_id, kind="agent id", session_id=session_id)
+        return self.strands(session_id).messages_prefix + aid
+
+    def snapshot(self, key: object) -> str:
+        """Return the STRING key holding one snapshot-storage blob."""
+        name = validate_id(key, kind="storage key", max_length=MAX_STORAGE_KEY_LENGTH)
+        return f"{self.namespace}strands:blob:{name}"
+
+    def snapshot_index(self) -> str:
+        """Return the sorted SET listing every snapshot-storage key, for prefix queries."""
+        return f"{self.namespace}strands:blobs"
 
     def meta_scan_pattern(self) -> str:
         """Return a SCAN MATCH pattern for every meta key of this schema."""

@@ -264,7 +264,7 @@ class SessionStore:
 
     async def create_session(
         self,
-        user_id: str,
+        user_id: str | None,
         *,
         session_id: str | None = None,
         model: str | None = None,
@@ -275,7 +275,8 @@ class SessionStore:
         """Create a session owned by ``user_id`` and index it under the user.
 
         Args:
-            user_id: The owner.
+            user_id: The owner; ``None`` creates a session nobody owns, kept
+                out of every user index.
             session_id: The id to use; a random 128-bit id if ``None``.
             model: The model name to record.
             title: A title to record.
@@ -292,12 +293,14 @@ class SessionStore:
         """
         sid = new_session_id() if session_id is None else session_id
         chat, meta = self.schema.session_keys(sid)
-        index = self.schema.user_sessions(user_id)
+        index = None if user_id is None else self.schema.user_sessions(user_id)
         ttl_s = _ttl_seconds(ttl) or self.default_ttl
         extra = dict(metadata or {})
         check_fields(extra, session_id=sid)
         now = format_time(self._clock())
-        record = {"user_id": user_id, "created_at": now, "last_active": now, "message_count": "0", "token_count": "0"}
+        record = {"created_at": now, "last_active": now, "message_count": "0", "token_count": "0"}
+        if user_id is not None:
+            record["user_id"] = user_id
         if _optional_str(model, "model", sid) is not None:
             record["model"] = model  # type: ignore[assignment]
         if _optional_str(title, "title", sid) is not None:
@@ -310,10 +313,10 @@ class SessionStore:
             args += (name, value)
         # On a cluster the index lives in another slot: it is added after the
         # session exists, so the index never names a session that failed.
-        keys = [meta, chat] if self._cluster else [meta, chat, index]
+        keys = [meta, chat] if self._cluster or index is None else [meta, chat, index]
         if not await self._script(sid, _lua.CREATE, keys, args):
             raise SessionExistsError(sid)
-        if self._cluster:
+        if self._cluster and index is not None:
             try:
                 await self._run(sid, self._client.sadd, index, [sid])
             except BaseException:
@@ -392,14 +395,20 @@ class SessionStore:
             raise SessionNotFoundError(session_id)
 
     async def delete_session(self, session_id: str) -> bool:
-        """Delete a session's messages, metadata and index entry.
+        """Delete a session's messages, metadata and index entry, and its Strands adapter keys.
 
         Returns:
             ``True`` if anything was deleted, ``False`` if the session was
             already gone.
         """
         chat, meta = self.schema.session_keys(session_id)
-        deleted, owner = await self._script(session_id, _lua.DELETE, [chat, meta], [])
+        keys, args = [chat, meta], []
+        if "{" not in session_id and "}" not in session_id:
+            # the Strands adapter's keys of this session go too (their names need a brace-free id)
+            strands = self.schema.strands(session_id)
+            keys += (strands.agents, strands.multi_agents)
+            args.append(strands.messages_prefix)
+        deleted, owner = await self._script(session_id, _lua.DELETE, keys, args)
         if owner:
             user_id = owner.decode("utf-8", "replace")
             try:

@@ -81,3 +81,32 @@ async def test_cluster_rejects_braced_ids(cluster_store: SessionStore, user_id: 
     """Ids with braces would break the hash tag, so a cluster store refuses them."""
     with pytest.raises(InvalidIdError):
         await cluster_store.create_session(user_id, session_id="a}b")
+
+
+async def test_strands_session_lives_in_one_slot(cluster_url: str) -> None:
+    """Every key of a Strands session shares the session's slot on a cluster, and delete removes them."""
+    import asyncio
+
+    from glide_memory.strands import GlideSessionManager
+    from tests.scripted_model import ScriptedModel, text
+
+    def run() -> tuple[GlideSessionManager, list[str]]:
+        from strands import Agent
+
+        manager = GlideSessionManager("cluster-strands", url=cluster_url, ttl=300, user_id="cu")
+        Agent(model=ScriptedModel([text("hi")]), session_manager=manager, callback_handler=None)("hello")
+        keys = manager.repository.store.schema.strands("cluster-strands")
+        return manager, [keys.meta, keys.agents, keys.messages_prefix + "default"]
+
+    manager, keys = await asyncio.to_thread(run)
+    try:
+        client = manager.repository.store.client
+        slots = {
+            await asyncio.to_thread(manager.repository._call, client.custom_command(["CLUSTER", "KEYSLOT", k]))
+            for k in keys
+        }
+        assert len(slots) == 1
+        assert await asyncio.to_thread(manager.delete_session) is True
+        assert await asyncio.to_thread(manager.repository._call, client.exists(keys)) == 0
+    finally:
+        await asyncio.to_thread(manager.close)

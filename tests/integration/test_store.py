@@ -383,3 +383,16 @@ async def test_clear_messages_keeps_session_and_counters(store: SessionStore, us
     assert await store.exists(sid)
     with pytest.raises(SessionNotFoundError):
         await store.clear_messages(sid + "x")
+
+
+async def test_session_without_owner_is_not_indexed(
+    store: SessionStore, client: Client, make_id: Callable[[], str]
+) -> None:
+    """create_session(None) stores a session with no user_id field and no index entry."""
+    sid = make_id()
+    info = await store.create_session(None, session_id=sid, ttl=60)
+    assert info.user_id is None
+    assert await client.hget(f"meta:{sid}", "user_id") is None
+    await store.add_message(sid, "user", "hi", 1)
+    assert (await store.get_session_info(sid)).user_id is None
+    assert await store.delete_session(sid) is True
