@@ -39,7 +39,7 @@ try:
     from strands.session.session_repository import SessionRepository
     from strands.storage.storage import Storage
     from strands.types.exceptions import SessionException, StorageError
-    from strands.types.session import Session, SessionAgent, SessionMessage, SessionType
+    from strands.types.session import Session, SessionAgent, SessionMessage, SessionType, decode_bytes_values
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError(
         "glide_memory.strands needs Strands Agents: pip install 'glide-memory[strands]'"
@@ -95,9 +95,20 @@ def _entry(message: SessionMessage, session_id: str) -> bytes:
 
 def _session_message(raw: bytes, *, key: str, index: int, session_id: str) -> SessionMessage:
     stored = decode_message(raw, key=key, index=index, session_id=session_id)
-    record = dict((stored.metadata or {}).get("strands") or {})
-    body = {"role": stored.role.value, "content": stored.content, **record.pop("extra", {})}
-    return SessionMessage.from_dict({**record, "message": body})
+    record = (stored.metadata or {}).get("strands") or {}
+    body: dict[str, Any] = {"role": stored.role.value, "content": stored.content}
+    body.update(record.get("extra") or {})
+    redact = record.get("redact_message")
+    if b"__bytes_encoded__" in raw:  # only then is the recursive walk worth its cost
+        body, redact = decode_bytes_values(body), decode_bytes_values(redact)
+    # built directly: SessionMessage.from_dict inspects its signature on every call (~100 us)
+    return SessionMessage(
+        message=body,  # type: ignore[arg-type]
+        message_id=record.get("message_id", index),
+        redact_message=redact,
+        created_at=record.get("created_at", ""),
+        updated_at=record.get("updated_at", ""),
+    )
 
 
 class StrandsSessions:
