@@ -329,6 +329,14 @@ class GlideSessionRepository(SessionRepository):
         """The store behind the repository."""
         return self.sessions.store
 
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the store's event loop and return its result, from synchronous code.
+
+        For inspecting what the adapter stored, e.g.
+        ``repository.run(repository.store.client.ttl(key))``.
+        """
+        return self._call(coro)
+
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._closed:
             coro.close()

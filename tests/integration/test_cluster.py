@@ -88,7 +88,7 @@ async def test_strands_session_lives_in_one_slot(cluster_url: str) -> None:
     import asyncio
 
     from glide_memory.strands import GlideSessionManager
-    from tests.scripted_model import ScriptedModel, text
+    from glide_memory.testing import ScriptedModel, text
 
     def run() -> tuple[GlideSessionManager, list[str]]:
         from strands import Agent

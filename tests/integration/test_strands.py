@@ -35,7 +35,7 @@ from glide_memory.strands import (
     GlideSnapshotStorage,
     StrandsSessionError,
 )
-from tests.scripted_model import ScriptedModel, text, tool_use
+from glide_memory.testing import ScriptedModel, text, tool_use
 from tests.support import Client
 
 T = TypeVar("T")
@@ -103,7 +103,7 @@ async def test_conversation_restores_exactly_in_a_new_process(
         from strands import Agent
         from strands.types.session import encode_bytes_values
         from glide_memory.strands import GlideSessionManager
-        from tests.scripted_model import ScriptedModel
+        from glide_memory.testing import ScriptedModel
         with GlideSessionManager({sid!r}, url={valkey_url!r}) as manager:
             agent = Agent(model=ScriptedModel([]), session_manager=manager, callback_handler=None)
             json.dump(encode_bytes_values(agent.messages), sys.stdout)
@@ -195,7 +195,7 @@ async def test_swarm_state_is_saved_and_restored(manager_factory: Callable[..., 
         # pretend the process died mid-run: a frontier left to execute
         unfinished = {**saved, "status": "executing", "next_nodes_to_execute": ["solo"]}
         sessions = manager.repository.sessions
-        manager.repository._call(sessions.put_multi_agent(sid, unfinished, swarm.id, create=False))
+        manager.repository.run(sessions.put_multi_agent(sid, unfinished, swarm.id, create=False))
         restored_swarm = Swarm(
             [Agent(name="solo", model=ScriptedModel([]), callback_handler=None)], session_manager=manager_factory(sid)
         )

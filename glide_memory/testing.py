@@ -1,4 +1,12 @@
-"""An offline Strands model that replays prepared assistant messages, for tests."""
+"""An offline Strands model that replays prepared replies: try agents with no API key or network.
+
+Used by the test suite and the cookbooks; needs ``glide-memory[strands]``::
+
+    from strands import Agent
+    from glide_memory.testing import ScriptedModel, text
+
+    agent = Agent(model=ScriptedModel([text("Hello!")]))
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,16 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any
 
-from strands.models.model import Model
-from strands.types.content import ContentBlock, Message, Messages
-from strands.types.streaming import StreamEvent
+from glide_memory.errors import MissingDependencyError
+
+try:
+    from strands.models.model import Model
+    from strands.types.content import ContentBlock, Messages
+    from strands.types.streaming import StreamEvent
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingDependencyError(
+        "glide_memory.testing needs Strands Agents: pip install 'glide-memory[strands]'"
+    ) from exc
 
 
 class ScriptedModel(Model):
@@ -75,8 +90,3 @@ def text(value: str) -> list[ContentBlock]:
 def tool_use(tool_use_id: str, name: str, arguments: dict[str, Any]) -> list[ContentBlock]:
     """Return a reply that calls one tool."""
     return [{"toolUse": {"toolUseId": tool_use_id, "name": name, "input": arguments}}]
-
-
-def plain(messages: list[Message]) -> list[dict[str, Any]]:
-    """Return messages as plain dicts, for comparisons."""
-    return [dict(message) for message in messages]
