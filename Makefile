@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test unit lint format typecheck bench clean
+.PHONY: help install demo test unit lint format typecheck cookbooks bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,8 +24,9 @@ install: $(STAMP) ## Create .venv with the package, every extra and the dev tool
 demo: install ## Start an embedded Valkey and run a short real session end to end
 	$(BIN)/python -m glide_memory demo
 
-test: install lint typecheck ## Lint, type-check and run the whole suite on a real server
+test: install lint typecheck ## Lint, type-check, run the whole suite and the cookbooks on a real server
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90
+	$(MAKE) --no-print-directory cookbooks
 
 unit: install ## Run the tests that need no server
 	$(BIN)/python -m pytest tests/unit
@@ -40,6 +41,9 @@ format: install ## Format the code with ruff
 
 typecheck: install ## mypy --strict on the package, tests and benchmarks
 	$(BIN)/mypy
+
+cookbooks: install ## Execute every notebook in cookbooks/ top to bottom (their asserts must hold)
+	$(BIN)/python -m pytest --nbmake --nbmake-timeout=300 -p no:cacheprovider -q cookbooks
 
 bench: install ## Compare add_message with a raw glide RPUSH on the embedded server
 	$(BIN)/python -m benchmarks.add_message
