@@ -565,3 +565,41 @@ async def test_core_delete_removes_adapter_keys_too(
     assert await store.delete_session(sid) is True
     assert await client.exists([keys.meta, keys.agents, keys.multi_agents, keys.chat, *lists]) == 0
     assert await store.list_user_sessions("operator-case") == []
+
+
+async def test_manager_without_url_runs_and_stops_an_embedded_server(monkeypatch: pytest.MonkeyPatch, sid: str) -> None:
+    """With no URL and no VALKEY_URL the manager starts a private server and close() stops it."""
+    from tests.support import alive
+
+    monkeypatch.delenv("VALKEY_URL", raising=False)
+
+    def run() -> int | None:
+        with GlideSessionManager(sid, ttl=60) as manager:
+            server = manager.repository.store.embedded_server
+            assert server is not None and server.running
+            _agent(manager, [text("hi")])("hello")
+            assert len(manager.list_messages()) == 2
+            return server.pid
+
+    pid = await off_loop(run)
+    assert pid is not None and not alive(pid)
+    assert not SharedLoop.running()
+
+
+async def test_agent_state_is_synced_after_each_invocation(
+    manager_factory: Callable[..., GlideSessionManager], sid: str
+) -> None:
+    """State changes are written by sync_agent after an invocation and restored with the agent."""
+
+    def run() -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        manager = manager_factory(sid)
+        agent = _agent(manager, [text("one"), text("two")])
+        agent("first")
+        agent.state.set("plan", "pro")
+        agent("second")
+        stored = manager.read_agent()
+        restored = _agent(manager_factory(sid), [])
+        return (None if stored is None else stored.state), restored.state.get()
+
+    stored, restored = await off_loop(run)
+    assert stored == {"plan": "pro"} and restored == {"plan": "pro"}
