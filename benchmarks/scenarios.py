@@ -1,0 +1,239 @@
+"""Latency scenarios: the cookbook's commands, the toolkit's operations, sizes, memory.
+
+Each scenario sets up realistic keys in the workspace, times its contenders
+with :func:`benchmarks.harness.interleave` and returns a :class:`Section`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from typing import Any
+
+from glide import ClusterScanCursor, GlideClusterClient
+
+from benchmarks.config import Config
+from benchmarks.harness import Contender, Op, Progress, Section, interleave, summarize
+from benchmarks.workspace import KEY_TTL, Workspace, stored_payload, text
+from glide_memory import Message, Role, SessionStore
+from glide_memory.codec import decode_message, format_time
+
+TURN_TEXT = text(200, seed=1)
+"""The content of a typical chat turn in these scenarios (200 characters)."""
+
+TOKENS = 12
+WINDOW = 50
+"""The sliding window of add_message with a window, and get_messages(last=...)."""
+
+
+def cookbook_json(content: str, role: str = "user") -> str:
+    """Return a message as the cookbook stores it: ``json.dumps`` of role and content."""
+    return json.dumps({"role": role, "content": content})
+
+
+async def _fill_session(ws: Workspace, session_id: str, count: int, content: str) -> None:
+    now = time.time()
+    messages = [Message(role=Role.USER, content=content, tokens=TOKENS, timestamp=now) for _ in range(count)]
+    await ws.store.add_messages(session_id, messages)
+
+
+async def commands(ws: Workspace, config: Config, progress: Progress) -> Section:
+    """Time the cookbook's commands, one at a time, on a realistic session's keys."""
+    client, schema = ws.client, ws.schema
+    sid = await ws.create_session("bench-cmd-user", model="claude-3-haiku", title="Commands")
+    await _fill_session(ws, sid, WINDOW, TURN_TEXT)
+    chat, meta = schema.session_keys(sid)
+    index = schema.user_sessions("bench-cmd-user")
+    await client.sadd(index, [f"other-{n}" for n in range(9)])
+    payload = stored_payload(TURN_TEXT)
+    pattern = schema.meta_scan_pattern()
+    now = format_time(time.time())
+    record = {"user_id": "bench-cmd-user", "model": "claude-3-haiku", "created_at": now, "last_active": now}
+    record |= {"message_count": "50", "token_count": "600", "title": "Commands", "ttl": str(KEY_TTL)}
+
+    async def scan_page() -> object:
+        if isinstance(client, GlideClusterClient):
+            cursor = ClusterScanCursor()  # type: ignore[no-untyped-call]  # glide's cursor is untyped
+            return await client.scan(cursor, match=pattern, count=100)
+        return await client.scan("0", match=pattern, count=100)
+
+    contenders = [
+        Contender(name="HSET meta (full record)", op=lambda: client.hset(meta, record)),
+        Contender(name="HINCRBY meta message_count", op=lambda: client.hincrby(meta, "message_count", 1)),
+        Contender(name="HSET meta last_active", op=lambda: client.hset(meta, {"last_active": now})),
+        Contender(name="HGETALL meta", op=lambda: client.hgetall(meta)),
+        Contender(name="HGET meta user_id", op=lambda: client.hget(meta, "user_id")),
+        Contender(name="RPUSH chat", op=lambda: client.rpush(chat, [payload])),
+        Contender(name="LTRIM chat -50 -1", op=lambda: client.ltrim(chat, -WINDOW, -1)),
+        Contender(name="LRANGE chat -50 -1", op=lambda: client.lrange(chat, -WINDOW, -1)),
+        Contender(name="SADD user_sessions", op=lambda: client.sadd(index, [sid])),
+        Contender(name="SMEMBERS user_sessions", op=lambda: client.smembers(index)),
+        Contender(name="EXPIRE meta", op=lambda: client.expire(meta, KEY_TTL)),
+        Contender(name="SCAN MATCH meta:* COUNT 100", op=scan_page),
+    ]
+    section = Section(key="commands", title="Cookbook commands (one await each)")
+    section.extra["dbsize"] = await ws.dbsize()
+    rounds = config.command_rounds
+    return await interleave(section, contenders, rounds=rounds, warmup=config.warmup(rounds), progress=progress)
+
+
+async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
+    """Time add_message next to one raw RPUSH and the cookbook's four awaits, interleaved."""
+    client, store = ws.client, ws.store
+    sid = await ws.create_session("bench-append-user")
+    windowed = await ws.create_session("bench-append-user")
+    cookbook_sid = await ws.create_session("bench-append-user")
+    cb_chat, cb_meta = ws.schema.session_keys(cookbook_sid)
+    raw_key = ws.key("rpush")
+    # the raw RPUSH pushes the very bytes add_message stores
+    payload = stored_payload(TURN_TEXT)
+    await client.rpush(raw_key, [payload])
+    await client.expire(raw_key, KEY_TTL)
+    cookbook_payload = cookbook_json(TURN_TEXT)
+
+    async def cookbook_add() -> None:
+        await client.rpush(cb_chat, [cookbook_payload])
+        await client.hincrby(cb_meta, "message_count", 1)
+        await client.hincrby(cb_meta, "token_count", TOKENS)
+        await client.hset(cb_meta, {"last_active": str(time.time())})
+
+    contenders = [
+        Contender(name="raw glide RPUSH", op=lambda: client.rpush(raw_key, [payload])),
+        Contender(name="add_message", op=lambda: store.add_message(sid, "user", TURN_TEXT, TOKENS)),
+        Contender(
+            name=f"add_message, window {WINDOW}",
+            op=lambda: store.add_message(windowed, "user", TURN_TEXT, TOKENS, max_messages=WINDOW),
+        ),
+        Contender(name="cookbook add (4 awaits)", op=cookbook_add, commands=4, trips=4),
+    ]
+    section = Section(key="append", title="add_message side by side (same client, interleaved)")
+    rounds = config.append_rounds
+    before = await ws.commandstats()
+    await interleave(section, contenders, rounds=rounds, warmup=config.warmup(rounds), progress=progress)
+    after = await ws.commandstats()
+    rpush, add = section.row("raw glide RPUSH").p50_us, section.row("add_message").p50_us
+    # add_message costs a round trip plus a fixed amount; the 1.25x target holds once a trip takes 4x that
+    section.extra["add_message_extra_us"] = round(add - rpush, 1)
+    section.extra["round_trip_us_for_1_25x"] = round(4 * (add - rpush), 1)
+    # what the server itself spends per call, to tell server time from client time
+    section.extra["server_us_per_call"] = {
+        name: round((after[name][1] - before.get(name, (0, 0))[1]) / calls, 2)
+        for name in ("evalsha", "rpush", "hincrby", "hset")
+        if name in after and (calls := after[name][0] - before.get(name, (0, 0))[0]) > 0
+    }
+    return section
+
+
+async def operations(ws: Workspace, config: Config, progress: Progress) -> Section:
+    """Time the toolkit's session operations, and the decoding share of get_messages."""
+    store = ws.store
+    user = "bench-ops-user"
+    owned = [await ws.create_session(user, model="claude-3-haiku", title=f"Chat {n}") for n in range(10)]
+    for sid in owned:
+        await _fill_session(ws, sid, 3, TURN_TEXT)
+    reader = owned[0]
+    await _fill_session(ws, reader, 2 * WINDOW, TURN_TEXT)
+    churn: deque[str] = deque([await ws.create_session("bench-churn-user")])
+
+    async def create() -> None:
+        info = await store.create_session("bench-churn-user", model="claude-3-haiku", title="New chat")
+        churn.append(info.session_id)
+
+    async def delete() -> None:
+        await store.delete_session(churn.popleft())
+
+    contenders = [
+        # on a cluster the user index is another slot: a second command after the script
+        Contender(name="create_session", op=create, commands=1 + ws.cluster, trips=1 + ws.cluster),
+        Contender(name=f"get_messages(last={WINDOW})", op=lambda: store.get_messages(reader, last=WINDOW)),
+        Contender(name="get_session_info", op=lambda: store.get_session_info(reader), commands=3),
+        Contender(name="list_user_sessions (10)", op=lambda: store.list_user_sessions(user), commands=31, trips=2),
+        Contender(name="delete_session", op=delete, commands=2, trips=2),
+    ]
+    section = Section(key="operations", title="Toolkit operations")
+    rounds = config.operation_rounds
+    await interleave(section, contenders, rounds=rounds, warmup=config.warmup(rounds), progress=progress)
+    section.extra["decode"] = await _decode_cost(ws, reader, rounds)
+    return section
+
+
+async def _decode_cost(ws: Workspace, session_id: str, rounds: int) -> dict[str, Any]:
+    """Time decoding the entries get_messages(last=50) reads, per message (pure CPU)."""
+    chat, _ = ws.schema.session_keys(session_id)
+    raw = await ws.client.lrange(chat, -WINDOW, -1)
+    samples = []
+    clock = time.perf_counter_ns
+    for _ in range(max(50, rounds)):
+        start = clock()
+        for position, item in enumerate(raw):
+            decode_message(item, key=chat, index=position, session_id=session_id)
+        samples.append((clock() - start) // len(raw))
+    stats = summarize("decode one message", samples, commands=None, trips=None)
+    return {"messages_per_call": len(raw), "bytes_per_message": len(raw[0]), **stats.to_json()}
+
+
+async def sizes(ws: Workspace, config: Config, progress: Progress) -> Section:
+    """Time add_message and get_messages(last=50) with 100 B, 1 KiB and 16 KiB contents."""
+    store = ws.store
+    contenders = []
+    for size in config.sizes:
+        content = text(size, seed=size)
+        writer = await ws.create_session("bench-size-user")
+        reader = await ws.create_session("bench-size-user")
+        await _fill_session(ws, reader, WINDOW, content)
+        label = _size_label(size)
+        contenders += [
+            Contender(name=f"add_message {label}", op=_adder(store, writer, content)),
+            Contender(name=f"get_messages(last={WINDOW}) {label}", op=_reader(store, reader)),
+        ]
+    section = Section(key="sizes", title="Message size sweep")
+    rounds = config.size_rounds
+    return await interleave(section, contenders, rounds=rounds, warmup=config.warmup(rounds), progress=progress)
+
+
+def _adder(store: SessionStore, session_id: str, content: str) -> Op:
+    return lambda: store.add_message(session_id, "user", content, TOKENS)
+
+
+def _reader(store: SessionStore, session_id: str) -> Op:
+    return lambda: store.get_messages(session_id, last=WINDOW)
+
+
+def _size_label(size: int) -> str:
+    return f"{size // 1024} KiB" if size >= 1024 else f"{size} B"
+
+
+async def memory(ws: Workspace, config: Config, progress: Progress) -> Section:
+    """Measure MEMORY USAGE of a chat list per stored message against the JSON stored."""
+    section = Section(key="memory", title="Memory per stored message")
+    started = time.perf_counter()
+    rows = []
+    for size in (len(TURN_TEXT), *config.sizes):
+        content = text(size, seed=size)
+        sid = await ws.create_session("bench-memory-user")
+        count = config.memory_messages
+        for start in range(0, count, 500):
+            await _fill_session(ws, sid, min(500, count - start), content)
+        chat, _ = ws.schema.session_keys(sid)
+        used = int(await ws.command(["MEMORY", "USAGE", chat, "SAMPLES", "0"], key=chat))
+        stored = await ws.client.lrange(chat, 0, -1)
+        payload = sum(len(item) for item in stored) / len(stored)
+        per_message = used / len(stored)
+        rows.append(
+            {
+                "content_bytes": size,
+                "messages": len(stored),
+                "memory_usage_bytes": used,
+                "bytes_per_message": round(per_message, 1),
+                "stored_json_bytes": round(payload, 1),
+                "cookbook_json_bytes": len(cookbook_json(content)),
+                "ratio_to_stored_json": round(per_message / payload, 3),
+                "ratio_to_cookbook_json": round(per_message / len(cookbook_json(content)), 3),
+            }
+        )
+        await ws.store.delete_session(sid)
+        progress.advance()
+    section.extra["rows"] = rows
+    section.seconds = time.perf_counter() - started
+    return section

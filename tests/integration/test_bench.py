@@ -1,0 +1,134 @@
+"""The benchmark harness runs end to end with tiny sample counts and writes a complete report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, cast
+
+from glide import GlideClient
+
+from tests.support import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = 8
+KEYSPACES = (20, 40)
+TASKS = (1, 10, 100)
+SECTIONS = {"commands", "append", "operations", "sizes", "memory", "concurrency", "keyspace", "strands"}
+TARGETS = (
+    "add_message p50 / raw glide RPUSH p50",
+    "cookbook 4-await add p50 / add_message p50",
+    "get_messages decoding per message",
+    "SCAN pattern (pipelined per page) / list_user_sessions p50, 40 sessions",
+    "list_user_sessions in trips, 40 / 20 sessions",
+    "add_message / raw RPUSH throughput, 100 tasks",
+    "memory per message / stored JSON",
+)
+
+
+async def _run_bench(out: Path, *args: str, env: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:
+    """Run ``python -m benchmarks`` with tiny counts; return its JSON report and its output."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "benchmarks", "--samples", str(SAMPLES), "--calls", "200", "--messages", "20", "--no-progress"),
+        *("--keyspaces", ",".join(map(str, KEYSPACES)), "--tasks", ",".join(map(str, TASKS)), "--out", str(out)),
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=90)
+    output = stdout.decode()
+    assert process.returncode == 0, output
+    return _written(out, output), output
+
+
+def _written(out: Path, output: str) -> dict[str, Any]:
+    """Return the one JSON report in ``out`` after checking the one PNG chart beside it."""
+    reports = list(out.glob("bench-*.json"))
+    charts = list(out.glob("bench-*.png"))
+    assert len(reports) == 1 and len(charts) == 1, output
+    assert charts[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and charts[0].stat().st_size > 20_000
+    assert str(reports[0]) in output and str(charts[0]) in output
+    report: dict[str, Any] = json.loads(reports[0].read_text(encoding="utf-8"))
+    return report
+
+
+def _check_rows(rows: list[dict[str, Any]], samples: int | None = SAMPLES) -> None:
+    assert rows
+    for row in rows:
+        if samples is not None:
+            assert row["samples"] == samples, row
+        assert 0 < row["p50_us"] <= row["p95_us"] <= row["p99_us"] <= row["max_us"], row
+        assert row["mean_us"] > 0 and row["ops_per_s"] > 0, row
+
+
+def _check_report(report: dict[str, Any], output: str) -> None:
+    """Every section, figure and target is there, positive and named as the issue asks."""
+    assert report["mode"] == "custom" and report["duration_s"] > 0
+    assert report["versions"]["valkey_glide"][0].isdigit() and report["versions"]["server"][0].isdigit()
+    assert report["versions"]["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert report["machine"]["cpu_count"] >= 1 and report["machine"]["platform"]
+    sections = report["sections"]
+    assert set(sections) == SECTIONS
+    commands = sections["commands"]["rows"]
+    _check_rows(commands)
+    assert len(commands) == 12 and any(row["name"].startswith("SCAN MATCH meta:*") for row in commands)
+    _check_rows(sections["append"]["rows"])
+    assert [row["name"] for row in sections["append"]["rows"]][:2] == ["raw glide RPUSH", "add_message"]
+    assert sections["append"]["server_us_per_call"]["evalsha"] > 0
+    _check_rows(sections["operations"]["rows"])
+    assert len(sections["operations"]["rows"]) == 5 and sections["operations"]["decode"]["p50_us"] > 0
+    _check_rows(sections["sizes"]["rows"])
+    assert len(sections["sizes"]["rows"]) == 6
+    _check_rows(sections["keyspace"]["rows"], samples=None)
+    levels = sections["keyspace"]["levels"]
+    assert [level["sessions"] for level in levels] == list(KEYSPACES)
+    assert all(level["ratio (pipelined per page)"] > 0 and level["dbsize"] >= level["sessions"] for level in levels)
+    throughput = sections["concurrency"]["levels"]
+    assert [level["tasks"] for level in throughput] == list(TASKS)
+    assert all(level["add_message_ops_per_s"] > 0 and level["raw_rpush_ops_per_s"] > 0 for level in throughput)
+    memory = sections["memory"]["rows"]
+    assert len(memory) == 4 and all(row["bytes_per_message"] > row["stored_json_bytes"] * 0.5 for row in memory)
+    strands = sections["strands"]
+    if strands["skipped"]:
+        assert strands["note"].startswith("skipped")
+    else:
+        _check_rows(strands["rows"])
+    targets = report["targets"]
+    assert len(targets) == len(TARGETS)
+    for expected, target in zip(TARGETS, targets, strict=True):
+        assert target["name"].startswith(expected), target
+        assert target["status"] in ("PASS", "MISS") and target["measured"] > 0, target
+        assert f"{target['status']}  {target['name']}" in output
+    assert report["server"]["keys_deleted_after"] > 0
+
+
+async def test_quick_harness_writes_complete_report(valkey_url: str, client: Client, tmp_path: Path) -> None:
+    """The harness against the test server reports every section and target, and deletes its keys."""
+    report, output = await _run_bench(tmp_path, "--url", valkey_url)
+    _check_report(report, output)
+    assert report["server"]["cluster"] is False
+    assert isinstance(client, GlideClient)
+    pattern = report["server"]["namespace"] + "*"
+    cursor: bytes | str = "0"
+    left: list[bytes] = []
+    while True:
+        page = await client.scan(cursor, match=pattern, count=1000)
+        cursor, left = cast(bytes, page[0]), left + cast(list[bytes], page[1])
+        if cursor == b"0":
+            break
+    assert left == []
+
+
+async def test_harness_runs_on_a_cluster_client(tmp_path: Path) -> None:
+    """--cluster runs every section through a cluster client (an embedded one-node cluster)."""
+    env = {name: value for name, value in os.environ.items() if name != "VALKEY_URL"}
+    cluster_url = os.environ.get("VALKEY_CLUSTER_URL")
+    report, output = await _run_bench(tmp_path, "--cluster", *(("--url", cluster_url) if cluster_url else ()), env=env)
+    _check_report(report, output)
+    assert report["server"]["cluster"] is True
