@@ -27,7 +27,7 @@ from strands.session import SnapshotSessionManager
 from strands.types.content import ContentBlock, Message
 from strands.types.session import Session, SessionAgent, SessionMessage, SessionType, encode_bytes_values
 
-from glide_memory import SessionStore
+from glide_memory import GlideMemoryError, SessionStore
 from glide_memory._bridge import BridgeError, SharedLoop
 from glide_memory.strands import (
     GlideSessionManager,
@@ -603,3 +603,23 @@ async def test_agent_state_is_synced_after_each_invocation(
 
     stored, restored = await off_loop(run)
     assert stored == {"plan": "pro"} and restored == {"plan": "pro"}
+
+
+async def test_repository_on_a_callers_client(client: Client, sid: str) -> None:
+    """A repository built on the caller's glide client works from worker threads and leaves the client open."""
+    repo = GlideSessionRepository(client=client, ttl=120)
+
+    def run() -> list[SessionMessage]:
+        repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT))
+        repo.create_agent(sid, SessionAgent(agent_id="a", state={}, conversation_manager_state={}))
+        repo.create_message(sid, "a", SessionMessage.from_message({"role": "user", "content": [{"text": "hi"}]}, 0))
+        found = repo.list_messages(sid, "a")
+        assert repo.delete_session(sid) is True
+        repo.close()
+        return found
+
+    found = await off_loop(run)
+    assert [m.message["content"] for m in found] == [[{"text": "hi"}]]
+    assert await client.ping() == b"PONG"
+    with pytest.raises(GlideMemoryError, match="closed"):
+        await off_loop(lambda: repo.read_session(sid))
