@@ -30,7 +30,7 @@ from glide_memory import _lua
 from glide_memory._bridge import DEFAULT_CALL_TIMEOUT, BridgeError, SharedLoop, run_on
 from glide_memory.codec import decode_message, encode_message, format_time
 from glide_memory.errors import GlideMemoryError, InvalidInputError, MissingDependencyError, SessionExistsError
-from glide_memory.keys import StrandsKeys
+from glide_memory.keys import StrandsKeys, validate_id
 from glide_memory.models import Message, Role
 from glide_memory.store import TTL, SessionStore
 
@@ -267,8 +267,6 @@ class StrandsSessions:
 
     @staticmethod
     def _agent_id(session_id: str, agent_id: object, kind: str = "agent id") -> str:
-        from glide_memory.keys import validate_id
-
         return validate_id(agent_id, kind=kind, session_id=session_id)
 
     @staticmethod
