@@ -1,10 +1,16 @@
 """glide-memory: async chat memory for LLM apps on Valkey, through valkey-glide."""
 
+from glide_memory._requests import RetryPolicy
+from glide_memory._validate import UNSET
+from glide_memory._version import __version__
 from glide_memory.connection import create_client, parse_url
 from glide_memory.embedded import EmbeddedServer
 from glide_memory.errors import (
+    BridgeError,
+    ConfigurationError,
     CorruptedEntryError,
     EmbeddedServerError,
+    EventLoopError,
     GlideMemoryError,
     InvalidContentError,
     InvalidFieldError,
@@ -12,24 +18,33 @@ from glide_memory.errors import (
     InvalidInputError,
     InvalidRoleError,
     InvalidTokensError,
+    MessageConflictError,
     MissingDependencyError,
+    OutOfMemoryError,
+    PermissionDeniedError,
     ServerError,
     ServerTimeoutError,
     ServerUnavailableError,
     SessionExistsError,
     SessionNotFoundError,
     StoreClosedError,
+    TlsError,
 )
 from glide_memory.history import ChatHistory
 from glide_memory.keys import KeySchema
 from glide_memory.models import Message, Role, SessionInfo
-from glide_memory.store import SessionStore
+from glide_memory.store import DEFAULT_TTL, SessionStore
 
 __all__ = [
+    "DEFAULT_TTL",
+    "UNSET",
+    "BridgeError",
     "ChatHistory",
+    "ConfigurationError",
     "CorruptedEntryError",
     "EmbeddedServer",
     "EmbeddedServerError",
+    "EventLoopError",
     "GlideMemoryError",
     "InvalidContentError",
     "InvalidFieldError",
@@ -39,7 +54,11 @@ __all__ = [
     "InvalidTokensError",
     "KeySchema",
     "Message",
+    "MessageConflictError",
     "MissingDependencyError",
+    "OutOfMemoryError",
+    "PermissionDeniedError",
+    "RetryPolicy",
     "Role",
     "ServerError",
     "ServerTimeoutError",
@@ -49,6 +68,8 @@ __all__ = [
     "SessionNotFoundError",
     "SessionStore",
     "StoreClosedError",
+    "TlsError",
+    "__version__",
     "create_client",
     "parse_url",
 ]

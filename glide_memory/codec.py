@@ -9,35 +9,83 @@ a HASH of strings: Unix seconds as decimal strings, counters as integers.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from hashlib import blake2b
 from typing import Any
 
+import msgspec
 import orjson
 
+from glide_memory import _validate
 from glide_memory.errors import (
     CorruptedEntryError,
     InvalidContentError,
-    InvalidFieldError,
     InvalidRoleError,
-    InvalidTokensError,
 )
 from glide_memory.models import Message, Role, SessionInfo
 
 RESERVED_FIELDS = frozenset(
-    {"user_id", "model", "created_at", "last_active", "message_count", "token_count", "title", "ttl"}
+    {
+        "user_id",
+        "model",
+        "created_at",
+        "last_active",
+        "message_count",
+        "token_count",
+        "title",
+        "ttl",
+        "expires_at",
+        "companions",
+        "pinned",
+        "summary",
+    }
 )
-"""Meta HASH fields the toolkit owns; caller metadata may not use them."""
+"""Meta HASH fields the toolkit owns (also as ``<field>:<list>`` for a thread); caller metadata may not use them."""
+
+
+def is_reserved(name: str) -> bool:
+    """Return whether a meta field name belongs to the toolkit."""
+    return name in RESERVED_FIELDS or name.partition(":")[0] in RESERVED_FIELDS
+
+
+DIGEST_SIZE = 8
+"""Bytes of the BLAKE2b digest that tells a retried message from a different one under the same id."""
 
 _MAX_DEPTH = 200  # orjson refuses deeper nesting; say so before it does
 _ROLES = {role.value: role for role in Role}
 
-# Reads build thousands of messages: setting the slots directly skips the
-# frozen dataclass's keyword __init__ and halves the cost of each one.
-_new = object.__new__
-(_set_role, _set_content, _set_tokens, _set_ts, _set_id, _set_name, _set_calls, _set_call_id, _set_meta) = (
-    getattr(Message, name).__set__
-    for name in ("role", "content", "tokens", "timestamp", "id", "name", "tool_calls", "tool_call_id", "metadata")
-)
+ToolDetector = Callable[[Message], tuple[bool, bool]]
+"""Tells whether a message holds tool calls and whether it holds tool results, for content shapes of its own."""
+
+_tool_detectors: list[ToolDetector] = []
+
+
+def register_tool_detector(detector: ToolDetector) -> None:
+    """Teach the codec another content shape's tool calls and results (for an integration's own blocks).
+
+    Windows use what the codec learns to never split a tool call from its
+    results; the built-in rules know ``tool_calls``, role ``tool`` and
+    ``tool_use``/``tool_result`` blocks.
+    """
+    if detector not in _tool_detectors:
+        _tool_detectors.append(detector)
+
+
+def tool_kind(message: Message) -> str | None:
+    """Return ``"call"``, ``"result"``, ``"both"`` or ``None``: the message's part in a tool exchange."""
+    calls = bool(message.tool_calls)
+    results = message.role is Role.TOOL
+    if isinstance(message.content, list):
+        for block in message.content:
+            kind = block.get("type")
+            calls = calls or kind == "tool_use"
+            results = results or kind == "tool_result"
+    for detector in _tool_detectors:
+        extra_calls, extra_results = detector(message)
+        calls, results = calls or extra_calls, results or extra_results
+    if calls and results:
+        return "both"
+    return "call" if calls else "result" if results else None
 
 
 def build_message(
@@ -50,19 +98,21 @@ def build_message(
     tool_calls: Any = None,
     tool_call_id: str | None = None,
     metadata: Any = None,
+    pinned: bool = False,
 ) -> Message:
-    """Return a :class:`Message` from already-checked values, positionally and fast."""
-    message = _new(Message)
-    _set_role(message, role)
-    _set_content(message, content)
-    _set_tokens(message, tokens)
-    _set_ts(message, timestamp)
-    _set_id(message, id)
-    _set_name(message, name)
-    _set_calls(message, tool_calls)
-    _set_call_id(message, tool_call_id)
-    _set_meta(message, metadata)
-    return message
+    """Return a :class:`Message` from already-checked values, positionally."""
+    return Message(
+        role=role,
+        content=content,
+        tokens=tokens,
+        timestamp=timestamp,
+        id=id,
+        name=name,
+        tool_calls=tool_calls,
+        tool_call_id=tool_call_id,
+        metadata=metadata,
+        pinned=pinned,
+    )
 
 
 def coerce_role(role: object, *, session_id: str | None = None) -> Role:
@@ -75,10 +125,8 @@ def coerce_role(role: object, *, session_id: str | None = None) -> Role:
 
 
 def check_tokens(tokens: object, *, session_id: str | None = None) -> int:
-    """Return ``tokens`` if it is a non-negative int, else raise :class:`InvalidTokensError`."""
-    if type(tokens) is not int or tokens < 0:
-        raise InvalidTokensError(f"tokens must be a non-negative int, not {tokens!r}", session_id=session_id)
-    return tokens
+    """Return ``tokens`` if it is an int from 0 to 2**63-1, else raise :class:`InvalidTokensError`."""
+    return _validate.tokens(tokens, session_id=session_id)
 
 
 def _check_json(value: object, what: str, session_id: str | None, depth: int = 0) -> None:
@@ -117,26 +165,8 @@ def check_content(content: object, *, session_id: str | None = None) -> None:
     _check_json(content, "content", session_id)
 
 
-def encode_message(message: Message, *, session_id: str | None = None) -> bytes:
-    """Validate ``message`` and return its stored JSON form.
-
-    Raises:
-        InvalidRoleError, InvalidTokensError, InvalidContentError: a field
-            cannot be stored exactly.
-    """
-    doc: dict[str, Any] = {
-        "role": coerce_role(message.role, session_id=session_id).value,
-        "content": message.content,
-    }
-    check_content(message.content, session_id=session_id)
-    if check_tokens(message.tokens, session_id=session_id):
-        doc["tokens"] = message.tokens
-    if message.timestamp is not None:
-        ts = message.timestamp
-        if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
-            raise InvalidContentError(f"timestamp {message.timestamp!r} is not a finite number", session_id=session_id)
-        doc["ts"] = message.timestamp
-    for name in ("id", "name", "tool_call_id"):
+def _add_tool_fields(doc: dict[str, Any], message: Message, session_id: str | None) -> None:
+    for name in ("name", "tool_call_id"):
         value = getattr(message, name)
         if value is not None:
             if not isinstance(value, str):
@@ -147,82 +177,81 @@ def encode_message(message: Message, *, session_id: str | None = None) -> bytes:
             raise InvalidContentError("tool_calls must be a list of dicts", session_id=session_id)
         _check_json(message.tool_calls, "tool_calls", session_id)
         doc["tool_calls"] = message.tool_calls
+
+
+def encode_message(message: Message, *, session_id: str | None = None) -> tuple[bytes, str]:
+    """Validate ``message`` and return its stored JSON form and its digest (hex).
+
+    The digest covers everything but the timestamp and the id, so a retry
+    of the same message under the same id (even made later) matches it,
+    and a different message under that id does not. ``message.id`` and
+    ``message.timestamp`` must be set.
+
+    Raises:
+        InvalidRoleError, InvalidTokensError, InvalidContentError: a field
+            cannot be stored exactly.
+    """
+    role = message.role
+    if role.__class__ is not Role:
+        role = coerce_role(role, session_id=session_id)
+    content = message.content
+    if content.__class__ is not str:
+        check_content(content, session_id=session_id)
+    doc: dict[str, Any] = {"role": role.value, "content": content}
+    tokens = message.tokens
+    if tokens.__class__ is not int or not 0 <= tokens <= _validate.MAX_COUNTER:
+        check_tokens(tokens, session_id=session_id)
+    if tokens:
+        doc["tokens"] = tokens
+    if not (message.name is None and message.tool_call_id is None and message.tool_calls is None):
+        _add_tool_fields(doc, message, session_id)
     if message.metadata is not None:
         if not isinstance(message.metadata, dict):
             raise InvalidContentError("metadata must be a dict", session_id=session_id)
         _check_json(message.metadata, "metadata", session_id)
         doc["metadata"] = message.metadata
+    ts = message.timestamp
+    if ts.__class__ is not float or not -_validate.MAX_TIMESTAMP <= ts <= _validate.MAX_TIMESTAMP:
+        ts = _validate.timestamp(ts, session_id=session_id)
+    message_id = _validate.identifier(message.id, kind="message id", session_id=session_id)
+    pinned = message.pinned
+    if pinned.__class__ is not bool:
+        raise InvalidContentError(f"pinned must be a bool, not {pinned!r}", session_id=session_id)
+    kind = tool_kind(message)
     try:
-        return orjson.dumps(doc)
+        body = orjson.dumps(doc)
+        # what is not the message's content goes last, spliced on, so the body is serialized once for both uses:
+        # the time, the pin, the tool hint the server's windows read, and the id
+        tail = b',"ts":' + orjson.dumps(ts)
+        if pinned:
+            tail += b',"pinned":true'
+        if kind is not None:
+            tail += b',"tool":"' + kind.encode() + b'"'
+        tail += b',"id":' + orjson.dumps(message_id) + b"}"
     except orjson.JSONEncodeError as exc:  # lone surrogates, integers past 64 bits
         raise InvalidContentError(f"message cannot be encoded: {exc}", session_id=session_id) from exc
+    return body[:-1] + tail, blake2b(body, digest_size=DIGEST_SIZE).hexdigest()
+
+
+_decode = msgspec.json.Decoder(Message).decode
 
 
 def decode_message(raw: bytes, *, key: str, index: int, session_id: str | None = None) -> Message:
     """Return the :class:`Message` stored as ``raw`` at ``key[index]``.
 
     Raises:
-        CorruptedEntryError: ``raw`` is not a message document.
+        CorruptedEntryError: ``raw`` is not a message document (not JSON, no
+            role or content, or a field of the wrong type).
     """
     try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise CorruptedEntryError(f"not JSON ({exc})", key=key, index=index, session_id=session_id) from exc
-    if not isinstance(doc, dict):
-        raise CorruptedEntryError("not a JSON object", key=key, index=index, session_id=session_id)
-    raw_role = doc.get("role")
-    role = _ROLES.get(raw_role) if isinstance(raw_role, str) else None
-    if role is None:
-        raise CorruptedEntryError(f"unknown role {raw_role!r}", key=key, index=index, session_id=session_id)
-    content = doc.get("content")
-    if not isinstance(content, str) and not (
-        isinstance(content, list) and all(isinstance(block, dict) for block in content)
-    ):
-        raise CorruptedEntryError(
-            "content is neither text nor a list of blocks", key=key, index=index, session_id=session_id
-        )
-    if len(doc) == 2:  # the common {"role", "content"} entry of other writers
-        return build_message(role, content, 0, None)
-    get = doc.get
-    tokens, timestamp = get("tokens", 0), get("ts")
-    ids = (get("id"), get("name"), get("tool_call_id"))
-    tool_calls, metadata = get("tool_calls"), get("metadata")
-    if (
-        type(tokens) is not int
-        or (timestamp is not None and (type(timestamp) is bool or not isinstance(timestamp, int | float)))
-        or any(value is not None and not isinstance(value, str) for value in ids)
-        or (
-            tool_calls is not None
-            and not (isinstance(tool_calls, list) and all(isinstance(c, dict) for c in tool_calls))
-        )
-        or (metadata is not None and not isinstance(metadata, dict))
-    ):
-        raise CorruptedEntryError("a field has the wrong type", key=key, index=index, session_id=session_id)
-    return build_message(role, content, tokens, timestamp, ids[0], ids[1], tool_calls, ids[2], metadata)
+        return _decode(raw)
+    except msgspec.DecodeError as exc:  # ValidationError included
+        raise CorruptedEntryError(str(exc), key=key, index=index, session_id=session_id) from exc
 
 
 def format_time(seconds: float) -> str:
     """Return Unix seconds as the decimal string the cookbook stores."""
     return repr(float(seconds))
-
-
-def check_fields(fields: Mapping[str, object], *, session_id: str | None = None, allow_none: bool = False) -> None:
-    """Raise :class:`InvalidFieldError` unless ``fields`` are storable caller metadata.
-
-    Args:
-        fields: Field names and string values (``None`` to delete, if allowed).
-        session_id: The session concerned, carried by the error.
-        allow_none: Accept ``None`` values, which mean "remove the field".
-    """
-    for name, value in fields.items():
-        if not isinstance(name, str) or not name:
-            raise InvalidFieldError(f"field name {name!r} must be a non-empty str", session_id=session_id)
-        if name in RESERVED_FIELDS:
-            raise InvalidFieldError(f"field {name!r} is reserved for the toolkit", session_id=session_id)
-        if value is None and allow_none:
-            continue
-        if not isinstance(value, str):
-            raise InvalidFieldError(f"field {name!r} must be a str, not {type(value).__name__}", session_id=session_id)
 
 
 def _text(raw: bytes | None) -> str | None:
@@ -261,7 +290,7 @@ def decode_session_info(
         current = "token_count"
         token_count = int(fields.get(current, b"0"))
         current = "ttl"
-        ttl = int(fields[current]) if current in fields else None
+        ttl = (int(fields[current]) or None) if current in fields else None  # "0": never expires
     except ValueError as exc:
         raise CorruptedEntryError(
             f"field {current!r} holds {fields[current]!r}", key=key, session_id=session_id
@@ -278,7 +307,5 @@ def decode_session_info(
         messages_stored=messages_stored,
         expires_in_seconds=pttl_ms / 1000 if pttl_ms >= 0 else None,
         ttl=ttl,
-        metadata={
-            name: value.decode("utf-8", "replace") for name, value in fields.items() if name not in RESERVED_FIELDS
-        },
+        metadata={name: value.decode("utf-8", "replace") for name, value in fields.items() if not is_reserved(name)},
     )

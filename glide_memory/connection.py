@@ -1,128 +1,408 @@
-"""Turn a ``valkey://`` URL and options into a connected glide client."""
+"""Turn a ``valkey://`` URL and options into a connected glide client, or a precise error.
+
+URL form: ``valkey[s]://[user:password@]host[:port][,host[:port]...][/db][?option=value&...]``
+(``redis://`` and ``rediss://`` too). Every option of :class:`ConnectOptions`
+that is a plain value can be given in the query (``?cluster=true&read_from=prefer_replica``);
+keyword arguments win over the query.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlsplit
+import asyncio
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypedDict, Unpack
+from urllib.parse import parse_qs, unquote
 
 from glide import (
+    AdvancedGlideClientConfiguration,
+    AdvancedGlideClusterClientConfiguration,
     GlideClient,
     GlideClientConfiguration,
     GlideClusterClient,
     GlideClusterClientConfiguration,
     GlideError,
+    IamAuthConfig,
     NodeAddress,
+    ReadFrom,
     ServerCredentials,
+    TlsAdvancedConfiguration,
 )
 
-from glide_memory.errors import InvalidInputError, ServerUnavailableError
+from glide_memory._diagnose import diagnose
+from glide_memory._requests import check_event_loop
+from glide_memory.errors import ConfigurationError, InvalidInputError, translate
 
 DEFAULT_REQUEST_TIMEOUT_MS = 1000
 """glide's own default is 250 ms, which a busy 2-core machine can overrun."""
 
+ReadFromName = Literal["primary", "prefer_replica", "az_affinity", "az_affinity_replicas_and_primary", "all_nodes"]
+
 _SCHEMES = {"valkey": False, "redis": False, "valkeys": True, "rediss": True}
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_PASSWORD_IN_URL = re.compile(r"(//[^:/@]*:)[^@/]*@")
+_READ_FROM: dict[str, ReadFrom] = {
+    "primary": ReadFrom.PRIMARY,
+    "prefer_replica": ReadFrom.PREFER_REPLICA,
+    "az_affinity": ReadFrom.AZ_AFFINITY,
+    "az_affinity_replicas_and_primary": ReadFrom.AZ_AFFINITY_REPLICAS_AND_PRIMARY,
+    "all_nodes": ReadFrom.ALL_NODES,
+}
+_QUERY_OPTIONS = {
+    "cluster": "bool",
+    "read_from": "str",
+    "client_az": "str",
+    "client_name": "str",
+    "tls_ca": "str",
+    "tls_cert": "str",
+    "tls_key": "str",
+    "tls_insecure": "bool",
+    "request_timeout_ms": "int",
+    "connection_timeout_ms": "int",
+}
+
+
+class ConnectOptions(TypedDict, total=False):
+    """How to connect, beyond what the URL says; every key is optional.
+
+    Attributes:
+        cluster: A cluster client (``True``) or standalone (``False``);
+            the URL's ``?cluster=`` by default.
+        request_timeout_ms: How long one attempt may take (1,000 ms).
+        connection_timeout_ms: How long a TCP/TLS connect may take (glide: 2,000 ms).
+        client_name: The name CLIENT LIST shows (``glide-memory``; needs
+            ``+client|setname``); ``None`` sets none.
+        tls_ca: The CA that signed the server's certificate: a PEM file's
+            path or PEM bytes. Implies TLS.
+        tls_cert: The client certificate for mutual TLS (path or PEM bytes).
+        tls_key: The client certificate's private key (path or PEM bytes).
+        tls_insecure: Accept any server certificate (development only).
+        read_from: Where reads go: ``primary`` (default), ``prefer_replica``,
+            ``az_affinity`` (with ``client_az``),
+            ``az_affinity_replicas_and_primary``, ``all_nodes``.
+        client_az: This client's availability zone, for the AZ modes.
+        iam: glide's :class:`glide.IamAuthConfig` for ElastiCache/MemoryDB
+            IAM authentication (the URL names the user, no password).
+        configuration: A complete glide client configuration, used as it
+            is; the URL then only says nothing (pass ``None``).
+        deadline: Seconds to keep trying an unreachable server (10).
+    """
+
+    cluster: bool | None
+    request_timeout_ms: int
+    connection_timeout_ms: int | None
+    client_name: str | None
+    tls_ca: str | os.PathLike[str] | bytes | None
+    tls_cert: str | os.PathLike[str] | bytes | None
+    tls_key: str | os.PathLike[str] | bytes | None
+    tls_insecure: bool
+    read_from: ReadFromName | ReadFrom
+    client_az: str | None
+    iam: IamAuthConfig | None
+    configuration: GlideClientConfiguration | GlideClusterClientConfiguration | None
+    deadline: float
+
+
+def redact(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``."""
+    return _PASSWORD_IN_URL.sub(r"\1***@", url)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionSettings:
-    """What a URL says about the server to reach."""
+    """What a URL says about the servers to reach; its ``repr`` never shows the password."""
 
-    host: str
-    port: int
+    addresses: tuple[tuple[str, int], ...]
     use_tls: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     database: int | None = None
     cluster: bool = False
+    options: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        """The first seed's host."""
+        return self.addresses[0][0]
+
+    @property
+    def port(self) -> int:
+        """The first seed's port."""
+        return self.addresses[0][1]
 
 
-def parse_url(url: str) -> ConnectionSettings:
-    """Parse ``valkey[s]://[user:password@]host[:port][/db][?cluster=true]``.
+def _address(part: str, shown: str) -> tuple[str, int]:
+    host, port_text = part, ""
+    if part.startswith("["):  # [IPv6]:port
+        end = part.find("]")
+        if end < 0:
+            raise InvalidInputError(f"malformed address {part!r} in {shown!r}")
+        host, port_text = part[1:end], part[end + 1 :].removeprefix(":")
+    elif ":" in part:
+        host, port_text = part.rsplit(":", 1)
+    if not host:
+        raise InvalidInputError(f"no host in {shown!r}")
+    if not port_text:
+        return host, 6379
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise InvalidInputError(f"bad port in {shown!r}: it must be a number from 1 to 65535")
+    return host, int(port_text)
 
-    ``redis://`` and ``rediss://`` are accepted as synonyms.
+
+def _query(text: str, shown: str) -> dict[str, object]:
+    options: dict[str, object] = {}
+    for name, values in parse_qs(text, keep_blank_values=True).items():
+        kind = _QUERY_OPTIONS.get(name)
+        if kind is None:
+            raise InvalidInputError(f"unknown option {name!r} in {shown!r}; known: {', '.join(_QUERY_OPTIONS)}")
+        value = values[-1]
+        if kind == "bool":
+            if value.lower() not in _TRUE | _FALSE | {""}:
+                raise InvalidInputError(f"option {name!r} in {shown!r} must be true or false, not {value!r}")
+            options[name] = value.lower() in _TRUE
+        elif kind == "int":
+            if not value.isdigit():
+                raise InvalidInputError(f"option {name!r} in {shown!r} must be a whole number, not {value!r}")
+            options[name] = int(value)
+        else:
+            options[name] = unquote(value)
+    return options
+
+
+def parse_url(url: object) -> ConnectionSettings:
+    """Parse a ``valkey://`` URL (see the module docstring).
 
     Raises:
-        InvalidInputError: the URL is malformed or names an unknown scheme.
+        InvalidInputError: the URL is malformed or names an unknown scheme or option.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in _SCHEMES:
-        raise InvalidInputError(f"unsupported URL scheme {parts.scheme!r}; use valkey:// or valkeys://")
-    try:
-        port = 6379 if parts.port is None else parts.port
-    except ValueError as exc:
-        raise InvalidInputError(f"bad port in {url!r}") from exc
-    if port == 0:
-        raise InvalidInputError(f"port 0 in {url!r} names no server")
-    if not parts.hostname:
-        raise InvalidInputError(f"no host in {url!r}")
+    if not isinstance(url, str):
+        raise InvalidInputError(f"the URL must be a str, not {type(url).__name__}")
+    shown = redact(url)
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme not in _SCHEMES:
+        raise InvalidInputError(f"unsupported URL scheme {scheme!r} in {shown!r}; use valkey:// or valkeys://")
+    rest, _, query = rest.partition("?")
+    rest = rest.partition("#")[0]
+    netloc, _, path = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+    if not at:
+        userinfo, hosts = "", netloc
+    username = password = None
+    if userinfo:
+        name, colon, secret = userinfo.partition(":")
+        username = unquote(name) or None
+        password = unquote(secret) if colon else None
+    if not hosts:
+        raise InvalidInputError(f"no host in {shown!r}")
+    addresses = tuple(_address(part, shown) for part in hosts.split(","))
     database = None
-    path = parts.path.strip("/")
+    path = path.strip("/")
     if path:
         if not path.isdigit():
-            raise InvalidInputError(f"database in {url!r} must be a number")
+            raise InvalidInputError(f"the database in {shown!r} must be a number")
         database = int(path)
-    query = parse_qs(parts.query)
-    cluster = any(value.lower() in _TRUE for value in query.get("cluster", []))
+    options = _query(query, shown)
+    cluster = bool(options.pop("cluster", False))
     if cluster and database:
         raise InvalidInputError("a cluster has only database 0")
     return ConnectionSettings(
-        host=parts.hostname,
-        port=port,
-        use_tls=_SCHEMES[parts.scheme],
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
+        addresses=addresses,
+        use_tls=_SCHEMES[scheme],
+        username=username,
+        password=password,
         database=database,
         cluster=cluster,
+        options=options,
     )
 
 
-async def create_client(
-    url: str,
-    *,
-    cluster: bool | None = None,
-    request_timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS,
-    client_name: str | None = "glide-memory",
-) -> GlideClient | GlideClusterClient:
-    """Connect to the server ``url`` names and return the glide client.
+def _pem(value: object, what: str) -> bytes | None:
+    """Return PEM bytes from bytes or a file path."""
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str | os.PathLike):
+        try:
+            return Path(value).read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {what} from {os.fspath(value)!r}: {exc.strerror}") from exc
+    raise InvalidInputError(f"{what} must be a path or PEM bytes, not {type(value).__name__}")
 
-    Args:
-        url: A ``valkey://`` URL (see :func:`parse_url`).
-        cluster: Force a cluster (``True``) or standalone (``False``) client;
-            ``None`` follows the URL's ``?cluster=`` flag.
-        request_timeout_ms: How long one request may take.
-        client_name: The name shown by CLIENT LIST.
+
+@dataclass(frozen=True, slots=True)
+class TlsMaterial:
+    """The TLS settings that decide how a connection is verified, resolved to bytes."""
+
+    enabled: bool
+    ca: bytes | None
+    cert: bytes | None
+    key: bytes | None
+    insecure: bool
+
+
+def _tls(settings: ConnectionSettings, options: ConnectOptions) -> TlsMaterial:
+    merged = {**settings.options, **options}
+    ca = _pem(merged.get("tls_ca"), "tls_ca")
+    cert = _pem(merged.get("tls_cert"), "tls_cert")
+    key = _pem(merged.get("tls_key"), "tls_key")
+    insecure = bool(merged.get("tls_insecure", False))
+    if (cert is None) != (key is None):
+        raise InvalidInputError("mutual TLS needs both tls_cert and tls_key")
+    enabled = settings.use_tls or any(value is not None for value in (ca, cert)) or insecure
+    return TlsMaterial(enabled, ca, cert, key, insecure)
+
+
+def build_configuration(
+    settings: ConnectionSettings, options: ConnectOptions
+) -> GlideClientConfiguration | GlideClusterClientConfiguration:
+    """Return the glide configuration for ``settings`` and ``options`` (pure: nothing is connected).
 
     Raises:
-        InvalidInputError: the URL is malformed.
-        ServerUnavailableError: the server could not be reached.
+        InvalidInputError, ConfigurationError: an option is out of range or contradicts another.
     """
-    settings = parse_url(url)
+    merged: dict[str, object] = {**settings.options, **options}
+    cluster = merged.get("cluster")
     is_cluster = settings.cluster if cluster is None else cluster
-    credentials = (
-        ServerCredentials(password=settings.password, username=settings.username) if settings.password else None
-    )
-    addresses = [NodeAddress(settings.host, settings.port)]
-    try:
-        if is_cluster:
-            return await GlideClusterClient.create(
-                GlideClusterClientConfiguration(
-                    addresses,
-                    use_tls=settings.use_tls,
-                    credentials=credentials,
-                    request_timeout=request_timeout_ms,
-                    client_name=client_name,
-                )
-            )
-        return await GlideClient.create(
-            GlideClientConfiguration(
-                addresses,
-                use_tls=settings.use_tls,
-                credentials=credentials,
-                request_timeout=request_timeout_ms,
-                database_id=settings.database,
-                client_name=client_name,
-            )
+    if type(is_cluster) is not bool:
+        raise InvalidInputError(f"cluster must be a bool or None, not {cluster!r}")
+    timeout = merged.get("request_timeout_ms", DEFAULT_REQUEST_TIMEOUT_MS)
+    if type(timeout) is not int or not 0 < timeout <= 3_600_000:
+        raise InvalidInputError(f"request_timeout_ms must be an int from 1 to 3600000, not {timeout!r}")
+    connect_timeout = merged.get("connection_timeout_ms")
+    if connect_timeout is not None and (type(connect_timeout) is not int or not 0 < connect_timeout <= 600_000):
+        raise InvalidInputError(f"connection_timeout_ms must be an int from 1 to 600000, not {connect_timeout!r}")
+    read_from = merged.get("read_from", "primary")
+    if isinstance(read_from, str):
+        if read_from not in _READ_FROM:
+            raise InvalidInputError(f"read_from must be one of {', '.join(_READ_FROM)}, not {read_from!r}")
+        read_from = _READ_FROM[read_from]
+    if not isinstance(read_from, ReadFrom):
+        raise InvalidInputError(f"read_from must be a name or a glide ReadFrom, not {read_from!r}")
+    client_az = merged.get("client_az")
+    if read_from in (ReadFrom.AZ_AFFINITY, ReadFrom.AZ_AFFINITY_REPLICAS_AND_PRIMARY) and not client_az:
+        raise ConfigurationError("read_from az_affinity needs client_az (this client's availability zone)")
+    client_name = merged.get("client_name", "glide-memory")
+    iam = merged.get("iam")
+    if iam is not None and not isinstance(iam, IamAuthConfig):
+        raise InvalidInputError(f"iam must be a glide IamAuthConfig, not {type(iam).__name__}")
+    credentials = None
+    if iam is not None:
+        if settings.password is not None or not settings.username:
+            raise ConfigurationError("IAM authentication takes a user name in the URL and no password")
+        credentials = ServerCredentials(username=settings.username, iam_config=iam)
+    elif settings.password is not None:
+        credentials = ServerCredentials(password=settings.password, username=settings.username)
+    elif settings.username:
+        raise InvalidInputError(
+            f"the URL names user {settings.username!r} without a password; write valkey://user:password@host "
+            "(any password works for a nopass user), or pass iam=... for IAM authentication"
         )
+    tls = _tls(settings, options)
+    tls_config = (
+        TlsAdvancedConfiguration(
+            use_insecure_tls=tls.insecure or None,
+            root_pem_cacerts=tls.ca,
+            client_cert_pem=tls.cert,
+            client_key_pem=tls.key,
+        )
+        if tls.enabled
+        else None
+    )
+    addresses = [NodeAddress(host, port) for host, port in settings.addresses]
+    common = {
+        "use_tls": tls.enabled,
+        "credentials": credentials,
+        "read_from": read_from,
+        "request_timeout": timeout,
+        "client_name": client_name,
+        "client_az": client_az,
+    }
+    if is_cluster:
+        return GlideClusterClientConfiguration(
+            addresses,
+            advanced_config=AdvancedGlideClusterClientConfiguration(
+                connection_timeout=connect_timeout, tls_config=tls_config
+            ),
+            **common,
+        )
+    return GlideClientConfiguration(
+        addresses,
+        database_id=settings.database,
+        advanced_config=AdvancedGlideClientConfiguration(connection_timeout=connect_timeout, tls_config=tls_config),
+        **common,
+    )
+
+
+async def create_client(url: str | None, **options: Unpack[ConnectOptions]) -> GlideClient | GlideClusterClient:
+    """Connect to the servers ``url`` names and return the glide client.
+
+    A server that is unreachable is tried again until ``deadline`` seconds
+    have passed; a failure that retrying cannot fix is explained at once.
+
+    Args:
+        url: A ``valkey://`` URL (see the module docstring); ``None`` only
+            with ``configuration``.
+        **options: See :class:`ConnectOptions`.
+
+    Raises:
+        InvalidInputError: the URL or an option is malformed.
+        PermissionDeniedError: wrong credentials, or an ACL permission glide needs is missing.
+        TlsError: the TLS handshake failed (verification, or one side not speaking TLS).
+        ConfigurationError: a standalone client for a cluster-mode server, or the reverse.
+        ServerUnavailableError: the servers stayed unreachable.
+    """
+    configuration = options.get("configuration")
+    if configuration is not None:
+        if url is not None:
+            raise InvalidInputError("pass either a URL or a complete glide configuration, not both")
+        if not isinstance(configuration, GlideClientConfiguration | GlideClusterClientConfiguration):
+            raise InvalidInputError("configuration must be a glide client configuration")
+        check_event_loop(connecting=True)
+        try:
+            if isinstance(configuration, GlideClusterClientConfiguration):
+                return await GlideClusterClient.create(configuration)
+            return await GlideClient.create(configuration)
+        except GlideError as exc:
+            raise translate(exc) from exc
+    if url is None:
+        raise InvalidInputError("a URL is needed (or a complete glide configuration)")
+    settings = parse_url(url)
+    glide_config = build_configuration(settings, options)
+    tls = _tls(settings, options)
+    deadline = options.get("deadline", 10.0)
+    is_cluster = isinstance(glide_config, GlideClusterClientConfiguration)
+    check_event_loop(connecting=True)
+    start = time.monotonic()
+    wait = 0.05
+    while True:
+        try:
+            if isinstance(glide_config, GlideClusterClientConfiguration):
+                return await GlideClusterClient.create(glide_config)
+            client = await GlideClient.create(glide_config)
+            await _refuse_cluster_server(client, settings)
+            return client
+        except GlideError as exc:
+            failure = await asyncio.to_thread(diagnose, settings.addresses[0], settings, tls, is_cluster, exc)
+            if not failure.retryable or time.monotonic() - start + wait >= deadline:
+                raise failure from exc
+        await asyncio.sleep(wait)
+        wait = min(1.0, wait * 2)
+
+
+async def _refuse_cluster_server(client: GlideClient, settings: ConnectionSettings) -> None:
+    try:
+        info = await client.custom_command(["INFO", "cluster"])
     except GlideError as exc:
-        raise ServerUnavailableError(f"cannot connect to {settings.host}:{settings.port}: {exc}") from exc
+        await client.close()
+        raise translate(exc) from exc
+    if b"cluster_enabled:1" in (info if isinstance(info, bytes) else b""):
+        await client.close()
+        raise ConfigurationError(
+            f"{settings.host}:{settings.port} is a cluster node but the client is standalone: "
+            "add ?cluster=true to the URL (or pass cluster=True)"
+        )

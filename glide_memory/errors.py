@@ -1,10 +1,13 @@
-"""The exception tree of glide-memory.
+"""The exception tree of glide-memory, and the one table that maps glide's errors onto it.
 
 Every error the toolkit raises derives from :class:`GlideMemoryError`::
 
-    GlideMemoryError
+    GlideMemoryError                     .retryable, .session_id, .user_id
     ├── SessionNotFoundError
     ├── SessionExistsError
+    ├── MessageConflictError
+    ├── PermissionDeniedError
+    ├── ConfigurationError
     ├── InvalidInputError (also ValueError)
     │   ├── InvalidIdError
     │   ├── InvalidRoleError
@@ -13,48 +16,104 @@ Every error the toolkit raises derives from :class:`GlideMemoryError`::
     │   └── InvalidFieldError
     ├── CorruptedEntryError
     ├── StoreClosedError
+    ├── EventLoopError
+    │   └── BridgeError
     ├── ServerError
-    │   ├── ServerUnavailableError
-    │   └── ServerTimeoutError
+    │   ├── ServerUnavailableError       retryable
+    │   │   └── ServerTimeoutError       retryable
+    │   ├── OutOfMemoryError
+    │   └── TlsError
     ├── EmbeddedServerError
     └── MissingDependencyError (also ImportError)
 
-Each error carries the ``session_id`` it concerns (``None`` when it concerns
-no single session). Errors raised for bad input are raised before anything is
-sent to the server, so stored data is left as it was.
+``retryable`` says whether the same call may succeed if made again later.
+The store already retries retryable failures by itself until its deadline
+is spent, so a retryable error reaching the caller means the server stayed
+unreachable for the whole budget. Errors carry the ``session_id`` (and
+``user_id``) they concern and never a password. Bad input is refused before
+anything is sent, so stored data is left exactly as it was.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from typing import ClassVar
+
+from glide import ClosingError, GlideError
+from glide import ConfigurationError as GlideConfigurationError
+from glide import ConnectionError as GlideConnectionError
+from glide import TimeoutError as GlideTimeoutError
+
 
 class GlideMemoryError(Exception):
-    """Base class of every error raised by glide-memory."""
+    """Base class of every error raised by glide-memory.
 
-    def __init__(self, message: str, *, session_id: str | None = None) -> None:
+    Attributes:
+        retryable: Whether making the same call again later may succeed.
+        session_id: The session concerned, or ``None``.
+        user_id: The user concerned, or ``None``.
+        message_ids: For a failed append, the ids its messages were sent
+            with (generated ones included): pass them again to retry
+            without risking a duplicate.
+    """
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, session_id: str | None = None, user_id: str | None = None) -> None:
         super().__init__(message)
         self.session_id = session_id
+        self.user_id = user_id
+        self.message_ids: tuple[str, ...] = ()
 
 
 class SessionNotFoundError(GlideMemoryError):
     """Raised when a session does not exist, never existed or has expired."""
 
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"session {session_id!r} does not exist or has expired", session_id=session_id)
+    def __init__(self, session_id: str, *, user_id: str | None = None) -> None:
+        super().__init__(
+            f"session {session_id!r} does not exist or has expired", session_id=session_id, user_id=user_id
+        )
 
 
 class SessionExistsError(GlideMemoryError):
-    """Raised by ``create_session`` when the requested session id is taken."""
+    """Raised by ``create_session`` when the id is taken by another session."""
 
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"session {session_id!r} already exists", session_id=session_id)
+    def __init__(self, session_id: str, *, user_id: str | None = None, reason: str = "") -> None:
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"session {session_id!r} already exists{detail}", session_id=session_id, user_id=user_id)
+
+
+class MessageConflictError(GlideMemoryError):
+    """Raised when a message id was already used in the session for a different message.
+
+    A repeat of the same id with the same message is a successful no-op; a
+    different message under a used id is refused and nothing is written.
+    ``message_id`` names the id.
+    """
+
+    def __init__(self, message_id: str, *, session_id: str) -> None:
+        super().__init__(
+            f"message id {message_id!r} is already stored in session {session_id!r} with different content",
+            session_id=session_id,
+        )
+        self.message_id = message_id
+
+
+class PermissionDeniedError(GlideMemoryError):
+    """Raised when the server refuses the credentials or an ACL permission, or the session belongs to another user."""
+
+
+class ConfigurationError(GlideMemoryError):
+    """Raised for a setup that cannot work: keys in different cluster slots, a client of the wrong kind, bad options."""
 
 
 class InvalidInputError(GlideMemoryError, ValueError):
-    """Raised when an argument is rejected before anything is written."""
+    """Raised when an argument is rejected before anything is sent."""
 
 
 class InvalidIdError(InvalidInputError):
-    """Raised for an empty, overlong or otherwise unusable session or user id."""
+    """Raised for an empty, overlong or otherwise unusable session, user or message id."""
 
 
 class InvalidRoleError(InvalidInputError):
@@ -62,7 +121,7 @@ class InvalidRoleError(InvalidInputError):
 
 
 class InvalidTokensError(InvalidInputError):
-    """Raised for a token count that is not a non-negative integer."""
+    """Raised for a token count that is not an int in 0..2**63-1, or that would overflow a counter."""
 
 
 class InvalidContentError(InvalidInputError):
@@ -70,15 +129,16 @@ class InvalidContentError(InvalidInputError):
 
 
 class InvalidFieldError(InvalidInputError):
-    """Raised for a session metadata field that is reserved or not a string."""
+    """Raised for a session metadata field that is reserved, not a string, or not storable."""
 
 
 class CorruptedEntryError(GlideMemoryError):
-    """Raised when a stored entry cannot be decoded.
+    """Raised when stored data cannot be read: an entry that does not decode, or a key of the wrong type.
 
     ``key`` names the server key and ``index`` the entry's position in it
-    (``None`` for a hash field), so the entry can be inspected or repaired;
-    the other entries remain readable one by one.
+    (negative: counted from the end; ``None`` for a whole key or a hash
+    field), so it can be inspected or repaired; the other entries remain
+    readable one by one.
     """
 
     def __init__(
@@ -88,9 +148,10 @@ class CorruptedEntryError(GlideMemoryError):
         key: str,
         index: int | None = None,
         session_id: str | None = None,
+        user_id: str | None = None,
     ) -> None:
         where = key if index is None else f"{key}[{index}]"
-        super().__init__(f"corrupted entry at {where}: {message}", session_id=session_id)
+        super().__init__(f"corrupted data at {where}: {message}", session_id=session_id, user_id=user_id)
         self.key = key
         self.index = index
 
@@ -99,21 +160,121 @@ class StoreClosedError(GlideMemoryError):
     """Raised when a store or history is used after ``close()``."""
 
 
+class EventLoopError(GlideMemoryError):
+    """Raised instead of hanging when glide could not deliver the reply on this event loop.
+
+    glide 2.6 reads every reply of the process through the first event loop
+    that used glide (valkey-glide issue #7122) and binds each client to the
+    loop that created it. The message names the loop at fault and the fix.
+    """
+
+
+class BridgeError(EventLoopError):
+    """Raised when a synchronous call cannot be carried out on the store's event loop."""
+
+
 class ServerError(GlideMemoryError):
-    """Raised when the server or the client fails a request; wraps glide's error."""
+    """Raised when the server or the client fails a request; glide's error is the ``__cause__``."""
 
 
 class ServerUnavailableError(ServerError):
-    """Raised when the server cannot be reached or the connection was closed."""
+    """Raised when the server stayed unreachable, failing over, loading or migrating for the whole retry budget."""
+
+    retryable = True
 
 
-class ServerTimeoutError(ServerError):
-    """Raised when a request does not complete within the client's timeout."""
+class ServerTimeoutError(ServerUnavailableError):
+    """Raised when requests kept timing out for the whole retry budget; a timed-out write may have been applied."""
+
+
+class OutOfMemoryError(ServerError):
+    """Raised when the server refuses a write because its memory is above ``maxmemory``; nothing was written."""
+
+
+class TlsError(ServerError):
+    """Raised when the TLS handshake fails: certificate verification, or one side not speaking TLS."""
 
 
 class EmbeddedServerError(GlideMemoryError):
-    """Raised when the embedded valkey-server cannot be found or started."""
+    """Raised when the embedded valkey-server cannot be found, started or stopped."""
 
 
 class MissingDependencyError(GlideMemoryError, ImportError):
     """Raised when an optional integration is imported without its extra."""
+
+
+# -- the one table from glide's and the server's errors to the tree ---------
+
+FUNCTION_MISSING = "Function not found"
+"""What the server says when our function library is not loaded on a node."""
+
+# glide reports server errors as text: "<CODE>: <message>" for codes it does
+# not know and "An error was signalled by the server: - <Kind>: <message>" for
+# the ones it does, so each row matches both spellings. First match wins.
+_SERVER_ERRORS: Sequence[tuple[re.Pattern[str], type[GlideMemoryError], str]] = (
+    (re.compile(r"\bOOM\b"), OutOfMemoryError, "the server refuses writes: used memory is above maxmemory"),
+    (
+        re.compile(r"WRONGPASS|NOAUTH|AuthenticationFailed|invalid username-password"),
+        PermissionDeniedError,
+        "the server refused the credentials",
+    ),
+    (
+        re.compile(r"NOPERM|PermissionDenied|ACL failure|[Nn]o permissions"),
+        PermissionDeniedError,
+        "the server's ACL refuses this user a command or key",
+    ),
+    (
+        re.compile(r"CROSSSLOT|CrossSlot|crossed slots"),
+        ConfigurationError,
+        "keys of one call map to different cluster slots; use a cluster client (URL ?cluster=true) "
+        "so session keys get hash tags",
+    ),
+    (re.compile(r"TRYAGAIN|TryAgain"), ServerUnavailableError, "the session's cluster slot is being migrated"),
+    (re.compile(r"\bMOVED\b|\bMoved\b|\bASK\b|\bAsk\b"), ServerUnavailableError, "the cluster topology changed"),
+    (re.compile(r"CLUSTERDOWN|ClusterDown"), ServerUnavailableError, "the cluster is down"),
+    (re.compile(r"MASTERDOWN|MasterDown"), ServerUnavailableError, "the replica lost its primary"),
+    (re.compile(r"\bLOADING\b|BusyLoading"), ServerUnavailableError, "the server is loading its data"),
+    (re.compile(r"READONLY|ReadOnly"), ServerUnavailableError, "the node is a replica now (failover)"),
+    (re.compile(r"\bBUSY\b"), ServerUnavailableError, "the server is busy running a script"),
+    (re.compile(r"maximum inflight requests"), ServerUnavailableError, "glide's in-flight request limit was hit"),
+    (re.compile(r"WRONGTYPE"), CorruptedEntryError, "a key holds the wrong type of value"),
+)
+
+
+def translate(
+    exc: GlideError,
+    *,
+    session_id: str | None = None,
+    user_id: str | None = None,
+    key: str | None = None,
+) -> GlideMemoryError:
+    """Return the :class:`GlideMemoryError` for a glide error; the caller raises it ``from exc``.
+
+    Args:
+        exc: What glide raised.
+        session_id: The session of the call, carried by the error.
+        user_id: The user of the call, carried by the error.
+        key: The key the call was about, named by ``CorruptedEntryError``.
+    """
+    text = str(exc)
+    where = f" (session {session_id!r})" if session_id else ""
+    if isinstance(exc, GlideTimeoutError):
+        return ServerTimeoutError(f"request timed out{where}: {text}", session_id=session_id, user_id=user_id)
+    if isinstance(exc, GlideConnectionError):
+        return ServerUnavailableError(f"connection lost{where}: {text}", session_id=session_id, user_id=user_id)
+    if isinstance(exc, GlideConfigurationError):
+        return ConfigurationError(f"glide refused the request{where}: {text}", session_id=session_id, user_id=user_id)
+    for pattern, kind, meaning in _SERVER_ERRORS:
+        if pattern.search(text):
+            message = f"{meaning}{where}: {text}"
+            if kind is CorruptedEntryError:
+                return CorruptedEntryError(text, key=key or "?", session_id=session_id, user_id=user_id)
+            return kind(message, session_id=session_id, user_id=user_id)
+    if isinstance(exc, ClosingError):
+        return ServerError(f"the glide client is closed{where}: {text}", session_id=session_id, user_id=user_id)
+    return ServerError(f"request failed{where}: {text}", session_id=session_id, user_id=user_id)
+
+
+def is_function_missing(exc: GlideError) -> bool:
+    """Return whether ``exc`` says our server-side function library is not loaded."""
+    return FUNCTION_MISSING in str(exc)

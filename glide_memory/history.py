@@ -1,4 +1,4 @@
-"""ChatHistory: one session's messages as an object."""
+"""ChatHistory: one conversation of a session as an object."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from glide_memory.codec import decode_message
+from glide_memory.keys import thread_companion
 from glide_memory.models import Content, Message, Role, SessionInfo
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ _PAGE = 100
 
 
 class ChatHistory:
-    """The messages of one session, bound to a :class:`SessionStore`.
+    """The messages of one session (its main conversation, or a named thread), bound to a store.
 
     Get one with ``store.history(session_id)``; every method is one round
     trip and raises :class:`SessionNotFoundError` once the session is gone::
@@ -27,41 +28,48 @@ class ChatHistory:
             ...
     """
 
-    def __init__(self, store: SessionStore, session_id: str) -> None:
-        store.schema.session_keys(session_id)  # validate now, not on first use
+    def __init__(self, store: SessionStore, session_id: str, *, thread: str | None = None) -> None:
+        store.schema.keys(session_id)  # validate now, not on first use
+        self._key = (
+            store.schema.chat(session_id)
+            if thread is None
+            else store.schema.companion(session_id, thread_companion(thread, session_id=session_id))
+        )
         self._store = store
         self.session_id = session_id
+        self.thread = thread
 
     def __repr__(self) -> str:
-        return f"ChatHistory(session_id={self.session_id!r})"
+        where = "" if self.thread is None else f", thread={self.thread!r}"
+        return f"ChatHistory(session_id={self.session_id!r}{where})"
 
     async def append(self, role: Role | str, content: Content, tokens_used: int = 0, **options: Any) -> Message:
         """Append a message; ``options`` are those of :meth:`SessionStore.add_message`."""
-        return await self._store.add_message(self.session_id, role, content, tokens_used, **options)
+        return await self._store.add_message(self.session_id, role, content, tokens_used, thread=self.thread, **options)
 
     async def extend(self, messages: Iterable[Message], *, max_messages: int | None = None) -> list[Message]:
         """Append several messages in one atomic round trip."""
-        return await self._store.add_messages(self.session_id, messages, max_messages=max_messages)
+        return await self._store.add_messages(self.session_id, messages, max_messages=max_messages, thread=self.thread)
 
     async def messages(self, last: int | None = None) -> list[Message]:
         """Return the messages, oldest first (the newest ``last`` if given)."""
-        return await self._store.get_messages(self.session_id, last=last)
+        return await self._store.get_messages(self.session_id, last=last, thread=self.thread)
 
     async def window(self, *, max_tokens: int, last: int | None = None) -> list[Message]:
         """Return the newest messages whose token counts fit ``max_tokens``, in order."""
-        return await self._store.get_window(self.session_id, max_tokens=max_tokens, last=last)
+        return await self._store.get_window(self.session_id, max_tokens=max_tokens, last=last, thread=self.thread)
 
     async def get(self, index: int) -> Message | None:
         """Return the message at ``index`` (negative from the end), or ``None``."""
-        return await self._store.get_message(self.session_id, index)
+        return await self._store.get_message(self.session_id, index, thread=self.thread)
 
     async def length(self) -> int:
         """Return how many messages are stored now."""
-        return await self._store.count_messages(self.session_id)
+        return await self._store.count_messages(self.session_id, thread=self.thread)
 
     async def clear(self) -> int:
         """Remove every message, keeping the session; return how many were removed."""
-        return await self._store.clear_messages(self.session_id)
+        return await self._store.clear_messages(self.session_id, thread=self.thread)
 
     async def info(self) -> SessionInfo:
         """Return the session's :class:`SessionInfo`."""
@@ -74,11 +82,10 @@ class ChatHistory:
         while the iteration runs may be skipped.
         """
         start = 0
-        chat = self._store.schema.chat(self.session_id)
         while True:
-            page = await self._store._read_range(self.session_id, start, start + _PAGE - 1)
+            page = await self._store.read_range(self.session_id, start, start + _PAGE - 1, thread=self.thread)
             for index, raw in page:
-                yield decode_message(raw, key=chat, index=index, session_id=self.session_id)
+                yield decode_message(raw, key=self._key, index=index, session_id=self.session_id)
             if len(page) < _PAGE:
                 return
             start += _PAGE

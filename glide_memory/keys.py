@@ -1,27 +1,42 @@
-"""Key names and id validation: the one place that formats a server key.
+"""Key names: the one place that formats a server key.
 
 Standalone servers get the cookbook's keys exactly (``chat:<id>``,
-``meta:<id>``, ``user_sessions:<uid>``). With ``hash_tags=True`` (the default
-on cluster clients) the session id is wrapped in a hash tag
-(``chat:{<id>}``) so that both keys of a session live in one slot and a turn
-can be written atomically.
+``meta:<id>``, ``user_sessions:<uid>``). With hash tags (always on cluster
+clients) the session id is wrapped in braces (``chat:{<id>}``) so that every
+key of a session lives in one slot and a turn is written atomically.
+
+Besides ``chat`` and ``meta`` a session has ``msgids:<id>``, the ids of the
+messages it stored (what makes retried writes idempotent), and any
+*companion keys* an integration adds: ``<name>:<id>``, in the session's slot,
+sharing its TTL and removed by ``delete_session``. Companion names are plain
+words (letters, digits, ``_``, ``-``, ``.``), so a key always splits back
+into one name and one id.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
-from dataclasses import dataclass
+from base64 import urlsafe_b64encode
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from glide_memory.errors import InvalidIdError
+from glide_memory._validate import MAX_ID_LENGTH, identifier
+from glide_memory.errors import ConfigurationError, InvalidIdError
 
-MAX_ID_LENGTH = 256
-"""The longest session or user id accepted, in characters."""
+__all__ = ["MAX_ID_LENGTH", "KeySchema", "SessionKeys", "new_message_id", "new_session_id"]
 
-# C0 and C1 control characters, DEL, and lone surrogates (not encodable as UTF-8).
-_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+CORE_NAMES = frozenset({"chat", "meta", "msgids", "user_sessions"})
+"""Key names of the core; companions may not use them."""
+
+MAX_COMPANION_NAME = 200
+"""The longest companion name accepted, in characters."""
+
+_COMPANION_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 _GLOB_SPECIAL = re.compile(r"([\\*?\[\]])")
+_THREAD_PREFIX = "thread."
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 def new_session_id() -> str:
@@ -29,49 +44,22 @@ def new_session_id() -> str:
     return secrets.token_hex(16)
 
 
-def validate_id(
-    value: object, *, kind: str = "session id", session_id: str | None = None, max_length: int = MAX_ID_LENGTH
-) -> str:
-    """Return ``value`` if it is a usable id, else raise :class:`InvalidIdError`.
-
-    Args:
-        value: The candidate id.
-        kind: What the id names, for the error message.
-        session_id: The session concerned, carried by the error.
-        max_length: The longest value accepted.
-
-    Raises:
-        InvalidIdError: ``value`` is not a string, is empty, is longer than
-            ``max_length`` or contains a control character.
-    """
-    if not isinstance(value, str):
-        raise InvalidIdError(f"{kind} must be a str, not {type(value).__name__}", session_id=session_id)
-    if not value:
-        raise InvalidIdError(f"{kind} must not be empty", session_id=session_id)
-    if len(value) > max_length:
-        raise InvalidIdError(f"{kind} is longer than {max_length} characters", session_id=session_id)
-    if _FORBIDDEN.search(value):
-        raise InvalidIdError(f"{kind} {value!r} contains a control character", session_id=session_id)
-    return value
-
-
-MAX_STORAGE_KEY_LENGTH = 1024
-"""The longest snapshot-storage key accepted, in characters."""
-
-
-class StrandsKeys(NamedTuple):
-    """The keys of one Strands Agents session; all share the session's hash slot."""
-
-    chat: str
-    meta: str
-    agents: str
-    multi_agents: str
-    messages_prefix: str
+def new_message_id() -> str:
+    """Return a fresh message id (96 random bits, 16 URL-safe characters)."""
+    return urlsafe_b64encode(os.urandom(12)).decode()  # 12 bytes: no padding; secrets.token_urlsafe, minus a layer
 
 
 def escape_glob(text: str) -> str:
     """Escape the characters that SCAN's MATCH pattern treats as wildcards."""
     return _GLOB_SPECIAL.sub(r"\\\1", text)
+
+
+class SessionKeys(NamedTuple):
+    """The core keys of one session; all share its hash slot."""
+
+    chat: str
+    meta: str
+    ids: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,85 +68,109 @@ class KeySchema:
 
     Args:
         hash_tags: Wrap session ids in a hash tag (``chat:{<id>}``) so that a
-            session's keys share a cluster slot. Session ids may then not
-            contain ``{`` or ``}``.
+            session's keys share a cluster slot; session ids may then not
+            contain ``{`` or ``}``. ``None`` (the default) lets the store
+            decide: on for cluster clients, off otherwise. A store on a
+            cluster client refuses ``False``.
         namespace: A prefix put in front of every key (``"app1:"`` gives
             ``app1:chat:<id>``); empty by default, as in the cookbook.
     """
 
-    hash_tags: bool = False
+    hash_tags: bool | None = None
     namespace: str = ""
 
     def __post_init__(self) -> None:
+        if self.hash_tags is not None and not isinstance(self.hash_tags, bool):
+            raise ConfigurationError(f"hash_tags must be a bool or None, not {self.hash_tags!r}")
         if self.namespace:
-            validate_id(self.namespace, kind="namespace")
+            identifier(self.namespace, kind="namespace")
             if "{" in self.namespace or "}" in self.namespace:
                 raise InvalidIdError("namespace must not contain '{' or '}'")
 
+    def for_client(self, cluster: bool) -> KeySchema:
+        """Return this schema resolved for a cluster (``True``) or standalone client.
+
+        Raises:
+            ConfigurationError: hash tags were turned off for a cluster client.
+        """
+        if self.hash_tags is None:
+            return replace(self, hash_tags=cluster)
+        if cluster and not self.hash_tags:
+            raise ConfigurationError(
+                "a cluster client needs hash-tagged keys so that a session's keys share a slot; "
+                "pass KeySchema(hash_tags=True) or leave hash_tags unset"
+            )
+        return self
+
     def session_id(self, session_id: object) -> str:
         """Validate a session id for this schema and return it."""
-        sid = validate_id(session_id)
+        sid = identifier(session_id)
         if self.hash_tags and ("{" in sid or "}" in sid):
             raise InvalidIdError(
-                f"session id {sid!r} contains a brace, which hash-tagged keys cannot hold",
-                session_id=sid,
+                f"session id {sid!r} contains a brace, which hash-tagged keys cannot hold", session_id=sid
             )
         return sid
 
     def _tagged(self, session_id: str) -> str:
         return f"{{{session_id}}}" if self.hash_tags else session_id
 
-    def chat(self, session_id: str) -> str:
+    def keys(self, session_id: object) -> SessionKeys:
+        """Validate ``session_id`` once and return its core keys."""
+        tagged = self._tagged(self.session_id(session_id))
+        ns = self.namespace
+        return SessionKeys(f"{ns}chat:{tagged}", f"{ns}meta:{tagged}", f"{ns}msgids:{tagged}")
+
+    def chat(self, session_id: object) -> str:
         """Return the LIST key of a session's messages."""
         return f"{self.namespace}chat:{self._tagged(self.session_id(session_id))}"
 
-    def meta(self, session_id: str) -> str:
+    def meta(self, session_id: object) -> str:
         """Return the HASH key of a session's metadata."""
         return f"{self.namespace}meta:{self._tagged(self.session_id(session_id))}"
 
     def session_keys(self, session_id: object) -> tuple[str, str]:
         """Validate ``session_id`` once and return its ``(chat, meta)`` keys."""
-        tagged = self._tagged(self.session_id(session_id))
-        return f"{self.namespace}chat:{tagged}", f"{self.namespace}meta:{tagged}"
+        keys = self.keys(session_id)
+        return keys.chat, keys.meta
+
+    def companion(self, session_id: object, name: object) -> str:
+        """Return the key of a session's companion ``name`` (``<name>:<id>``, in the session's slot).
+
+        Raises:
+            InvalidIdError: ``name`` is not a plain word or is a core key name.
+        """
+        return f"{self.namespace}{companion_name(name)}:{self._tagged(self.session_id(session_id))}"
+
+    def extension(self, name: object, key: object = None) -> str:
+        """Return a key for an integration's data outside any session: ``<name>:<key>``, or ``<name>``.
+
+        Raises:
+            InvalidIdError: ``name`` is not a plain word or is a core key
+                name, or ``key`` is not a usable id (up to 1,024 characters).
+        """
+        word = companion_name(name)
+        if key is None:
+            return f"{self.namespace}{word}"
+        return f"{self.namespace}{word}:{identifier(key, kind='key', max_length=1024)}"
 
     def user_sessions(self, user_id: object) -> str:
         """Return the SET key indexing a user's sessions."""
-        uid = validate_id(user_id, kind="user id")
+        uid = identifier(user_id, kind="user id")
         return f"{self.namespace}user_sessions:{uid}"
 
-    def strands(self, session_id: object) -> StrandsKeys:
-        """Return the keys of a Strands session.
+    def index_scan_pattern(self) -> str:
+        """Return a SCAN MATCH pattern for every user index of this schema."""
+        return f"{escape_glob(self.namespace)}user_sessions:*"
 
-        The session id is always braced in these keys (``strands:agents:{<id>}``),
-        which keeps them in the session's cluster slot and makes the agent
-        id that follows unambiguous; such session ids may not hold braces.
-        """
-        sid = validate_id(session_id)
-        if "{" in sid or "}" in sid:
-            raise InvalidIdError(f"session id {sid!r} contains a brace, which Strands keys cannot hold", session_id=sid)
-        chat, meta = self.session_keys(sid)
-        ns = self.namespace
-        return StrandsKeys(
-            chat=chat,
-            meta=meta,
-            agents=f"{ns}strands:agents:{{{sid}}}",
-            multi_agents=f"{ns}strands:multi:{{{sid}}}",
-            messages_prefix=f"{ns}strands:messages:{{{sid}}}:",
-        )
-
-    def strands_messages(self, session_id: str, agent_id: object) -> str:
-        """Return the LIST key of one Strands agent's messages."""
-        aid = validate_id(agent_id, kind="agent id", session_id=session_id)
-        return self.strands(session_id).messages_prefix + aid
-
-    def snapshot(self, key: object) -> str:
-        """Return the STRING key holding one snapshot-storage blob."""
-        name = validate_id(key, kind="storage key", max_length=MAX_STORAGE_KEY_LENGTH)
-        return f"{self.namespace}strands:blob:{name}"
-
-    def snapshot_index(self) -> str:
-        """Return the sorted SET listing every snapshot-storage key, for prefix queries."""
-        return f"{self.namespace}strands:blobs"
+    def user_id_from_index(self, key: str) -> str | None:
+        """Return the user id of a user index key, or ``None`` if ``key`` is not one."""
+        prefix = f"{self.namespace}user_sessions:"
+        if not key.startswith(prefix):
+            return None
+        try:
+            return identifier(key[len(prefix) :], kind="user id")
+        except InvalidIdError:
+            return None
 
     def meta_scan_pattern(self) -> str:
         """Return a SCAN MATCH pattern for every meta key of this schema."""
@@ -178,3 +190,82 @@ class KeySchema:
             return self.session_id(rest)
         except InvalidIdError:
             return None
+
+
+def record_kind(kind: object) -> str:
+    """Return ``kind`` if it can name a family of records: a companion name not taken by lists.
+
+    Raises:
+        InvalidIdError: not a plain word, a core name, or a name of a list
+            companion (``archive...``, ``thread...``).
+    """
+    name = companion_name(kind)
+    if name.startswith(("archive", _THREAD_PREFIX)):
+        raise InvalidIdError(f"record kind {name!r} is taken by a session's lists (archive, thread.)")
+    return name
+
+
+def companion_name(name: object) -> str:
+    """Return ``name`` if it can name a companion key, else raise :class:`InvalidIdError`."""
+    if not isinstance(name, str) or not _COMPANION_NAME.fullmatch(name) or len(name) > MAX_COMPANION_NAME:
+        raise InvalidIdError(
+            f"companion name {name!r} must be 1 to {MAX_COMPANION_NAME} letters, digits, '_', '-' or '.'"
+        )
+    if name in CORE_NAMES:
+        raise InvalidIdError(f"companion name {name!r} is a core key name")
+    return name
+
+
+def thread_companion(thread: object, *, session_id: str | None = None) -> str:
+    """Return the companion name of a session's named thread (``thread.<name>``, escaped to a plain word).
+
+    Letters, digits, ``_`` and ``-`` stay as they are; every other character
+    becomes ``.`` and two hex digits per UTF-8 byte, so any id maps to one
+    name and back.
+    """
+    name = identifier(thread, kind="thread name", session_id=session_id, max_length=MAX_COMPANION_NAME // 4)
+    escaped = "".join(c if c in _PLAIN else "".join(f".{b:02x}" for b in c.encode()) for c in name)
+    return _THREAD_PREFIX + escaped
+
+
+def thread_of(companion: str) -> str | None:
+    """Return the thread name a companion name stands for, or ``None`` if it is not a thread."""
+    if not companion.startswith(_THREAD_PREFIX):
+        return None
+    raw = companion[len(_THREAD_PREFIX) :]
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        if raw[i] == ".":
+            out.append(int(raw[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out += raw[i].encode()
+            i += 1
+    return out.decode()
+
+
+@dataclass(frozen=True, slots=True)
+class ListNames:
+    """The names that go with one list of a session: its companion name and its meta fields."""
+
+    companion: str
+    """``""`` for the main conversation, else the thread's companion name."""
+    pinned: str
+    """The meta field counting its pinned messages."""
+    summary: str
+    """The meta field holding its summary."""
+    archive: str
+    """The companion name of its archive (messages a summary covers)."""
+
+
+MAIN_LIST = ListNames("", "pinned", "summary", "archive")
+"""The names that go with the main conversation."""
+
+
+def list_names(thread: str | None, *, session_id: str | None = None) -> ListNames:
+    """Return the names that go with the main conversation (``None``) or a thread."""
+    if thread is None:
+        return MAIN_LIST
+    companion = thread_companion(thread, session_id=session_id)
+    return ListNames(companion, f"pinned:{companion}", f"summary:{companion}", f"archive.{companion}")

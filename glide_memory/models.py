@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+import msgspec
+
 JSONValue: TypeAlias = bool | int | float | str | list[Any] | dict[str, Any] | None
 """A value JSON holds exactly: finite floats, string keys, lists (not tuples)."""
 
@@ -22,9 +24,11 @@ class Role(enum.StrEnum):
     TOOL = "tool"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Message:
-    """One stored chat message.
+class Message(msgspec.Struct, frozen=True, kw_only=True, rename={"timestamp": "ts"}):
+    """One stored chat message (an immutable value: ``message.replace(...)`` gives a changed copy).
+
+    A frozen msgspec ``Struct``, so reads decode stored entries straight into
+    it, checked, in one step.
 
     Attributes:
         role: Who wrote it.
@@ -37,6 +41,9 @@ class Message:
         tool_calls: Tool calls requested by an assistant message.
         tool_call_id: The call a ``tool`` message answers.
         metadata: Free-form caller data.
+        pinned: Kept by every window (the count window does not count it)
+            and put first by ``get_context``; system messages are pinned by
+            default when stored.
     """
 
     role: Role
@@ -48,6 +55,11 @@ class Message:
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
     metadata: dict[str, Any] | None = None
+    pinned: bool = False
+
+    def replace(self, **changes: Any) -> Message:
+        """Return a copy of this message with ``changes`` applied."""
+        return msgspec.structs.replace(self, **changes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

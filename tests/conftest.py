@@ -20,6 +20,8 @@ from glide_memory import EmbeddedServer, KeySchema, SessionStore
 from glide_memory.connection import create_client
 from glide_memory.keys import new_session_id
 
+pytest_plugins = ["pytester"]
+
 
 def _docker_answers() -> bool:
     if not os.environ.get("DOCKER_HOST") and not os.path.exists("/var/run/docker.sock"):
@@ -97,15 +99,19 @@ def make_id() -> Callable[[], str]:
 
 
 def _server_children() -> list[int]:
-    """Return the pids of valkey/redis servers this test process started and left running."""
+    """Return the pids of server watchdogs (each parenting a server) this test process started and left running."""
     me = str(os.getpid())
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+            command = (status.parent / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if fields.get("PPid", "").strip() == me and fields.get("Name", "").strip() in ("valkey-server", "redis-server"):
+        if fields.get("PPid", "").strip() != me or fields.get("State", "").startswith("Z"):
+            continue
+        name = fields.get("Name", "").strip()
+        if name in ("valkey-server", "redis-server") or any(part.endswith(b"_watchdog.py") for part in command):
             found.append(int(status.parent.name))
     return found
 

@@ -9,6 +9,7 @@ import pytest
 from glide import GlideClusterClient
 
 from glide_memory import EmbeddedServer, InvalidIdError, SessionStore
+from tests.support import keys_matching
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ async def test_cluster_prunes_and_reindexes(cluster_store: SessionStore, user_id
     await client.hset("meta:{raw-" + user_id + "}", {"user_id": user_id, "created_at": "1.0"})
     assert [s.session_id for s in await cluster_store.list_user_sessions(user_id)] == [live]
     assert not await client.sismember(f"user_sessions:{user_id}", "gone")
-    assert await cluster_store.reindex_user_sessions() >= 2
+    assert (await cluster_store.reindex_user_sessions()).indexed >= 2
     listed = {s.session_id for s in await cluster_store.list_user_sessions(user_id)}
     assert listed == {live, "raw-" + user_id}
 
@@ -84,29 +85,32 @@ async def test_cluster_rejects_braced_ids(cluster_store: SessionStore, user_id: 
 
 
 async def test_strands_session_lives_in_one_slot(cluster_url: str) -> None:
-    """Every key of a Strands session shares the session's slot on a cluster, and delete removes them."""
+    """Every key of a Strands session (threads and records included) shares the session's slot; delete removes them."""
     import asyncio
 
-    from glide_memory.strands import GlideSessionManager
-    from glide_memory.testing import ScriptedModel, text
+    from glide_memory.integrations.strands import GlideSessionManager
+    from glide_memory.integrations.strands.testing import ScriptedModel, text
 
-    def run() -> tuple[GlideSessionManager, list[str]]:
+    def run() -> GlideSessionManager:
         from strands import Agent
 
         manager = GlideSessionManager("cluster-strands", url=cluster_url, ttl=300, user_id="cu")
         Agent(model=ScriptedModel([text("hi")]), session_manager=manager, callback_handler=None)("hello")
-        keys = manager.repository.store.schema.strands("cluster-strands")
-        return manager, [keys.meta, keys.agents, keys.messages_prefix + "default"]
+        Agent(model=ScriptedModel([text("yo")]), agent_id="two", session_manager=manager, callback_handler=None)("x")
+        return manager
 
-    manager, keys = await asyncio.to_thread(run)
+    manager = await asyncio.to_thread(run)
+    store = manager.repository.store
     try:
-        client = manager.repository.store.client
-        slots = {
-            await asyncio.to_thread(manager.repository._call, client.custom_command(["CLUSTER", "KEYSLOT", k]))
-            for k in keys
-        }
-        assert len(slots) == 1
+        keys = await asyncio.to_thread(manager.repository.run, keys_matching(store.client, "*cluster-strands*"))
+        keys = [key for key in keys if not key.startswith(b"user_sessions")]
+        assert len(keys) == 5  # chat, meta, msgids, strands records, the thread of agent "two"
+
+        async def slots() -> set[object]:
+            return {await store.client.custom_command(["CLUSTER", "KEYSLOT", key]) for key in keys}
+
+        assert len(await asyncio.to_thread(manager.repository.run, slots())) == 1
         assert await asyncio.to_thread(manager.delete_session) is True
-        assert await asyncio.to_thread(manager.repository._call, client.exists(keys)) == 0
+        assert await asyncio.to_thread(manager.repository.run, keys_matching(store.client, "*cluster-strands*")) == []
     finally:
         await asyncio.to_thread(manager.close)

@@ -88,7 +88,7 @@ async def test_reindex_rebuilds_index_of_raw_data(ns_store: SessionStore, client
     await client.set(f"{namespace}meta:string", "not a hash")
     await client.hset(f"{namespace}x:meta:s99", {"user_id": "u0"})
     assert await ns_store.list_user_sessions("u0") == []
-    assert await ns_store.reindex_user_sessions(count=7) == 30
+    assert (await ns_store.reindex_user_sessions(count=7)).indexed == 30
     listed = {s.session_id for s in await ns_store.list_user_sessions("u0")}
     assert listed == {f"s{n}" for n in range(0, 30, 3)}
 
@@ -100,5 +100,5 @@ async def test_reindex_escapes_glob_characters(client: Client, namespace: str) -
     async with globby, plain:
         await plain.create_session("u", session_id="other")
         await client.hset(f"{namespace}*[meta:mine", {"user_id": "u"})
-        assert await globby.reindex_user_sessions() == 1
+        assert (await globby.reindex_user_sessions()).indexed == 1
         assert [s.session_id for s in await globby.list_user_sessions("u")] == ["mine"]

@@ -43,7 +43,7 @@ async def test_in_flight_bound_is_respected(client: Client, user_id: str) -> Non
     sid = (await store.create_session(user_id)).session_id
     peak = 0
     active = 0
-    original = client.invoke_script
+    original = client.fcall
 
     async def counting(*args: object, **kwargs: object) -> object:
         nonlocal peak, active
@@ -54,10 +54,27 @@ async def test_in_flight_bound_is_respected(client: Client, user_id: str) -> Non
         finally:
             active -= 1
 
-    object.__setattr__(client, "invoke_script", counting)
+    object.__setattr__(client, "fcall", counting)
     try:
         await asyncio.gather(*(store.add_message(sid, "user", str(n)) for n in range(200)))
     finally:
-        object.__delattr__(client, "invoke_script")
+        object.__delattr__(client, "fcall")
     assert peak == 7
     assert (await store.get_session_info(sid)).message_count == 200
+
+
+async def test_cancelled_callers_never_leak_an_in_flight_slot(client: Client, user_id: str) -> None:
+    """Callers cancelled while queued or in flight give their slot back: the store keeps serving at full width."""
+    store = SessionStore(client, max_in_flight=2)
+    sid = (await store.create_session(user_id)).session_id
+    for round_ in range(5):
+        tasks = [asyncio.create_task(store.add_message(sid, "user", f"{round_}:{n}")) for n in range(40)]
+        await asyncio.sleep(0.001 * round_)  # cancel at different points: queued, in flight, handed a slot
+        for task in tasks[::2]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert all(task.result() for task in tasks[1::2])
+    # two slots still free: 100 more calls get through, and a leak would hang them
+    await asyncio.wait_for(asyncio.gather(*(store.add_message(sid, "user", f"after {n}") for n in range(100))), 60)
+    stored = await store.get_messages(sid)
+    assert sum(m.content.startswith("after ") for m in stored if isinstance(m.content, str)) == 100

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from glide_memory import EmbeddedServer, EmbeddedServerError, SessionStore
+from glide_memory._resp import ask
 from glide_memory.embedded import BINARY_ENV, find_server_binary
 from tests.support import alive
 
@@ -94,3 +98,67 @@ def test_cli_demo_runs_end_to_end() -> None:
     assert "connected to an embedded valkey-server at valkey://127.0.0.1:" in out.stdout
     assert "6 messages, 43 tokens, 6 stored" in out.stdout
     assert "deleted session; it exists: False" in out.stdout
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_server_dies_with_a_killed_parent(how: signal.Signals) -> None:
+    """A parent killed by SIGKILL or SIGTERM takes its embedded server and temporary directory with it."""
+    script = (
+        "import time\nfrom glide_memory import EmbeddedServer\ns = EmbeddedServer().start()\n"
+        "print(s.pid, s.directory, flush=True)\ntime.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    pid_text, directory = parent.stdout.readline().split()
+    server_pid = int(pid_text)
+    assert alive(server_pid) and Path(directory).is_dir()
+    parent.send_signal(how)
+    parent.wait(timeout=30)
+    parent.stdout.close()
+    deadline = time.monotonic() + 15
+    while (alive(server_pid) or Path(directory).exists()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(server_pid)
+    assert not Path(directory).exists()
+
+
+def test_killed_server_restarts_on_its_port_and_data(tmp_path: Path) -> None:
+    """kill() ends the server like a crash; start() brings it back on the same port with its AOF data."""
+    with EmbeddedServer(data_dir=tmp_path, persistent=True) as server:
+        port, first_pid = server.port, server.pid
+        assert ask(port, "SET", "k", "v") == b"OK"
+        server.kill()
+        assert first_pid is not None and not alive(first_pid) and not server.running
+        server.start()
+        assert server.port == port and server.pid != first_pid
+        assert ask(port, "GET", "k") == b"v"
+
+
+async def test_implicit_embedded_server_warns(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """connect() with no URL and no VALKEY_URL logs one WARNING that the data is ephemeral, naming VALKEY_URL."""
+    monkeypatch.delenv("VALKEY_URL", raising=False)
+    with caplog.at_level(logging.WARNING, logger="glide_memory"):
+        async with await SessionStore.connect() as store:
+            server = store.embedded_server
+            assert server is not None and server.running
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "VALKEY_URL" in warnings[0].getMessage() and "lost" in warnings[0].getMessage()
+    assert not server.running
+
+
+async def test_explicit_url_does_not_warn(valkey_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """connect() to a given URL starts nothing and logs no warning."""
+    with caplog.at_level(logging.WARNING, logger="glide_memory"):
+        async with await SessionStore.connect(valkey_url) as store:
+            assert store.embedded_server is None
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def test_server_options_are_passed_through() -> None:
+    """config= sets server options at start."""
+    with EmbeddedServer(config={"maxmemory": "12mb"}) as server:
+        reply = ask(server.port, "CONFIG", "GET", "maxmemory")
+        assert reply == [b"maxmemory", str(12 * 1024 * 1024).encode()]

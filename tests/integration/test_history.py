@@ -23,7 +23,9 @@ async def test_history_appends_reads_and_windows(store: SessionStore, user_id: s
     assert [m.role for m in await history.messages()] == [Role.SYSTEM, Role.USER, Role.ASSISTANT, Role.TOOL]
     (latest_result,) = await history.messages(last=1)
     assert latest_result.content[0]["content"] == "12:00"  # type: ignore[index]
-    assert [m.role for m in await history.window(max_tokens=5)] == [Role.ASSISTANT, Role.TOOL]
+    # the pinned system prompt takes its 3 tokens first; a result whose call does not fit is left out too
+    assert [m.role for m in await history.window(max_tokens=8)] == [Role.SYSTEM, Role.ASSISTANT, Role.TOOL]
+    assert [m.role for m in await history.window(max_tokens=5)] == [Role.SYSTEM]
     second = await history.get(1)
     assert second is not None and second.content == "Hi"
     latest = await history.get(-2)

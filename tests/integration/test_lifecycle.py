@@ -12,6 +12,7 @@ from glide import ClosingError, GlideError
 
 from glide_memory import (
     EmbeddedServer,
+    RetryPolicy,
     ServerError,
     ServerTimeoutError,
     ServerUnavailableError,
@@ -113,18 +114,33 @@ async def test_server_gone_mid_session_raises_server_error(user_id: str) -> None
         await store.client.close()
 
 
-async def test_slow_server_raises_timeout(client: Client, valkey_url: str, user_id: str) -> None:
-    """A request that outlives the client's timeout raises ServerTimeoutError with the session id."""
-    impatient = SessionStore(await create_client(valkey_url, request_timeout_ms=50))
+async def test_slow_server_raises_timeout_without_retries(client: Client, valkey_url: str, user_id: str) -> None:
+    """With retries off, a request that outlives the timeout raises a retryable ServerTimeoutError."""
+    impatient = SessionStore(await create_client(valkey_url, request_timeout_ms=50), retry=RetryPolicy.disabled())
     sid = (await impatient.create_session(user_id)).session_id
     await client.custom_command(["CLIENT", "PAUSE", "400", "WRITE"])
     try:
         with pytest.raises(ServerTimeoutError) as caught:
-            await impatient.add_message(sid, "user", "hello?")
-        assert caught.value.session_id == sid
+            await impatient.add_message(sid, "user", "hello?", message_id="m1")
+        assert caught.value.session_id == sid and caught.value.retryable
+        assert caught.value.message_ids == ("m1",)
     finally:
         await client.custom_command(["CLIENT", "UNPAUSE"])
         await asyncio.sleep(0.1)
+        await impatient.client.close()
+
+
+async def test_slow_server_is_retried_and_applied_once(client: Client, valkey_url: str, user_id: str) -> None:
+    """With the default retries, timeouts during a pause end in one success and one stored message."""
+    impatient = SessionStore(await create_client(valkey_url, request_timeout_ms=50))
+    sid = (await impatient.create_session(user_id)).session_id
+    await client.custom_command(["CLIENT", "PAUSE", "400", "WRITE"])
+    try:
+        await impatient.add_message(sid, "user", "hello?", 3)
+        info = await impatient.get_session_info(sid)
+        assert (info.message_count, info.token_count, info.messages_stored) == (1, 3, 1)
+    finally:
+        await client.custom_command(["CLIENT", "UNPAUSE"])
         await impatient.client.close()
 
 

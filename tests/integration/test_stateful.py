@@ -30,7 +30,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from glide_memory import KeySchema, Role, SessionExistsError, SessionNotFoundError, SessionStore
+from glide_memory import KeySchema, Message, Role, SessionExistsError, SessionNotFoundError, SessionStore
+from glide_memory._validate import UNSET, Unset
+from glide_memory.codec import tool_kind
 from glide_memory.connection import create_client
 from glide_memory.models import Content
 
@@ -64,20 +66,51 @@ class ModelSession:
     token_count: int = 0
 
 
-def window(
-    messages: list[tuple[Role, Content, int]], max_tokens: int, last: int | None
-) -> list[tuple[Role, Content, int]]:
-    """Return the newest messages that fit the budget, stopping at the first that does not."""
-    taken: list[tuple[Role, Content, int]] = []
-    used = 0
-    for entry in reversed(messages):
-        if last is not None and len(taken) >= last:
+Entry = tuple[Role, Content, int]
+
+
+def pinned(entry: Entry) -> bool:
+    """System messages are pinned when stored (the store's default)."""
+    return entry[0] is Role.SYSTEM
+
+
+def is_result(entry: Entry) -> bool:
+    """Whether an entry carries tool results, as the codec tells."""
+    return tool_kind(Message(role=entry[0], content=entry[1])) in ("result", "both")
+
+
+def trim(messages: list[Entry], keep: int) -> list[Entry]:
+    """Keep the newest ``keep`` unpinned entries; pinned ones stay (in front); no orphan result opens the rest."""
+    excess = sum(1 for entry in messages if not pinned(entry)) - keep
+    if excess <= 0:
+        return messages
+    front: list[Entry] = []
+    dropped = position = 0
+    for entry in messages:
+        if pinned(entry):
+            front.append(entry)
+        elif dropped < excess or is_result(entry):
+            dropped += 1
+        else:
             break
-        if used + entry[2] > max_tokens:
+        position += 1
+    return front + messages[position:]
+
+
+def window(messages: list[Entry], max_tokens: int, last: int | None) -> list[Entry]:
+    """The pinned entries, then the newest that fit what is left, with no orphan result first."""
+    pins = [entry for entry in messages if pinned(entry)]
+    used = sum(entry[2] for entry in pins)
+    taken: list[Entry] = []
+    for entry in reversed([entry for entry in messages if not pinned(entry)]):
+        if (last is not None and len(taken) >= last) or used + entry[2] > max_tokens:
             break
         used += entry[2]
         taken.append(entry)
-    return taken[::-1]
+    newest = taken[::-1]
+    while newest and is_result(newest[0]):
+        newest.pop(0)
+    return pins + newest
 
 
 class StoreMachine(RuleBasedStateMachine):
@@ -173,7 +206,7 @@ class StoreMachine(RuleBasedStateMachine):
         assert (message.role, message.content, message.tokens) == (role, content, used)
         session.messages.append((role, content, used))
         if max_messages is not None:
-            session.messages = session.messages[-max_messages:]
+            session.messages = trim(session.messages, max_messages)
         session.message_count += 1
         session.token_count += used
 
@@ -204,16 +237,16 @@ class StoreMachine(RuleBasedStateMachine):
         got = [(m.role, m.content, m.tokens) for m in self.run(call)]
         assert got == window(session.messages, max_tokens, last)
 
-    @rule(sid=sessions, ttl=ttls)
-    def touch(self, sid: str, ttl: int | None) -> None:
-        """Touch a session, optionally giving it a new TTL; a missing session refuses it."""
+    @rule(sid=sessions, ttl=st.just(UNSET) | ttls)
+    def touch(self, sid: str, ttl: int | Unset | None) -> None:
+        """Touch a session: keep its TTL, give it a new one, or (None) make it never expire."""
         call = self.store.touch(sid, ttl)
         session = self.live.get(sid)
         if session is None:
             self.expect_missing(call)
             return
         self.run(call)
-        if ttl is not None:
+        if not isinstance(ttl, Unset):
             session.ttl = ttl
 
     @rule(sid=sessions)

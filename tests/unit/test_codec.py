@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from glide_memory._validate import fields as check_fields_strict
 from glide_memory.codec import (
     RESERVED_FIELDS,
-    check_fields,
     decode_message,
     decode_session_info,
     encode_message,
@@ -22,6 +22,7 @@ from glide_memory.errors import (
     CorruptedEntryError,
     InvalidContentError,
     InvalidFieldError,
+    InvalidIdError,
     InvalidRoleError,
     InvalidTokensError,
 )
@@ -50,8 +51,8 @@ messages = st.builds(
     role=st.sampled_from(Role),
     content=contents,
     tokens=st.integers(min_value=0, max_value=2**63 - 1),
-    timestamp=st.none() | st.floats(allow_nan=False, allow_infinity=False),
-    id=st.none() | text,
+    timestamp=st.floats(min_value=-1e12, max_value=1e12, allow_nan=False) | st.integers(-(10**12), 10**12),
+    id=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), min_size=1, max_size=40),
     name=st.none() | text,
     tool_calls=st.none() | st.lists(json_objects, max_size=3),
     tool_call_id=st.none() | text,
@@ -83,9 +84,19 @@ def same_message(a: Message, b: Message) -> bool:
 
 def message(**fields: Any) -> Message:
     """Build a valid user message with ``fields`` overriding the defaults (any type, on purpose)."""
-    values: dict[str, Any] = {"role": Role.USER, "content": "hello"}
+    values: dict[str, Any] = {"role": Role.USER, "content": "hello", "id": "m1", "timestamp": 1710000000.5}
     values.update(fields)
     return Message(**values)
+
+
+def encoded(original: Message, *, session_id: str | None = None) -> bytes:
+    """Return the stored bytes of ``original``."""
+    return encode_message(original, session_id=session_id)[0]
+
+
+def check_fields(fields: dict[Any, Any], *, session_id: str | None = None, allow_none: bool = False) -> None:
+    """Check caller metadata as the store does."""
+    check_fields_strict(fields, reserved=RESERVED_FIELDS, session_id=session_id, allow_none=allow_none)
 
 
 def nested(depth: int) -> object:
@@ -102,7 +113,7 @@ def nested(depth: int) -> object:
 @given(messages)
 def test_round_trip_is_exact(original: Message) -> None:
     """decode_message(encode_message(m)) gives back m exactly, types of nested values included."""
-    decoded = decode_message(encode_message(original), key=KEY, index=3)
+    decoded = decode_message(encoded(original), key=KEY, index=3)
     assert decoded == original
     assert same_message(decoded, original)
 
@@ -110,7 +121,7 @@ def test_round_trip_is_exact(original: Message) -> None:
 @given(messages)
 def test_stored_bytes_are_json_with_role_and_content(original: Message) -> None:
     """The stored form is a JSON object stdlib json reads, with top-level role and content."""
-    doc = json.loads(encode_message(original))
+    doc = json.loads(encoded(original))
     assert isinstance(doc, dict)
     assert doc["role"] == original.role.value
     assert same(doc["content"], original.content)
@@ -119,34 +130,39 @@ def test_stored_bytes_are_json_with_role_and_content(original: Message) -> None:
 @given(messages)
 def test_stdlib_json_rewrite_decodes_the_same(original: Message) -> None:
     """An entry re-serialised by stdlib json (ASCII escapes, other spacing) decodes to the same message."""
-    rewritten = json.dumps(json.loads(encode_message(original))).encode()
+    rewritten = json.dumps(json.loads(encoded(original))).encode()
     assert same_message(decode_message(rewritten, key=KEY, index=0), original)
 
 
 @given(st.text(alphabet=st.characters(codec="utf-8"), min_size=1))
 def test_non_ascii_text_is_stored_as_utf8(content: str) -> None:
     """Text content is written as UTF-8 (not escaped) and comes back unchanged."""
-    raw = encode_message(message(content=content))
+    raw = encoded(message(content=content))
     assert orjson.loads(raw)["content"] == content
     assert decode_message(raw, key=KEY, index=0).content == content
 
 
 def test_optional_fields_are_omitted_when_unset() -> None:
     """A bare message is stored with role and content only, as the cookbook writes it."""
-    assert orjson.loads(encode_message(message(content="hi"))) == {"role": "user", "content": "hi"}
+    assert orjson.loads(encoded(message(content="hi"))) == {
+        "role": "user",
+        "content": "hi",
+        "ts": 1710000000.5,
+        "id": "m1",
+    }
 
 
 @pytest.mark.parametrize("role", ["system", "user", "assistant", "tool", *Role])
 def test_every_role_is_accepted_as_str_or_enum(role: str) -> None:
     """Each of the four roles, as a plain str or a Role, encodes and decodes to the Role."""
-    decoded = decode_message(encode_message(message(role=role)), key=KEY, index=0)
+    decoded = decode_message(encoded(message(role=role)), key=KEY, index=0)
     assert decoded.role is Role(role)
 
 
 def test_deepest_accepted_nesting_round_trips() -> None:
     """Content nested 200 containers deep (the documented limit) is stored and read back."""
     content = [{"a": nested(198)}]
-    decoded = decode_message(encode_message(message(content=content)), key=KEY, index=0)
+    decoded = decode_message(encoded(message(content=content)), key=KEY, index=0)
     assert decoded.content == content
 
 
@@ -163,7 +179,7 @@ def test_decode_cookbook_entry() -> None:
 def test_bad_role_is_rejected(role: object) -> None:
     """A role outside the four names raises InvalidRoleError carrying the session id."""
     with pytest.raises(InvalidRoleError) as caught:
-        encode_message(message(role=role), session_id="s1")
+        encoded(message(role=role), session_id="s1")
     assert caught.value.session_id == "s1"
 
 
@@ -171,7 +187,7 @@ def test_bad_role_is_rejected(role: object) -> None:
 def test_bad_tokens_are_rejected(tokens: object) -> None:
     """Negative, bool, float, str or missing token counts raise InvalidTokensError."""
     with pytest.raises(InvalidTokensError) as caught:
-        encode_message(message(tokens=tokens), session_id="s1")
+        encoded(message(tokens=tokens), session_id="s1")
     assert caught.value.session_id == "s1"
 
 
@@ -207,7 +223,7 @@ def test_bad_tokens_are_rejected(tokens: object) -> None:
 def test_content_json_cannot_hold_is_rejected(content: object) -> None:
     """Content that JSON cannot hold exactly raises InvalidContentError carrying the session id."""
     with pytest.raises(InvalidContentError) as caught:
-        encode_message(message(content=content), session_id="s1")
+        encoded(message(content=content), session_id="s1")
     assert caught.value.session_id == "s1"
 
 
@@ -224,7 +240,10 @@ def test_content_json_cannot_hold_is_rejected(content: object) -> None:
         pytest.param({"timestamp": math.inf}, id="timestamp-inf"),
         pytest.param({"timestamp": "now"}, id="timestamp-str"),
         pytest.param({"timestamp": True}, id="timestamp-bool"),
-        pytest.param({"id": 5}, id="id-int"),
+        pytest.param({"timestamp": None}, id="timestamp-missing"),
+        pytest.param({"timestamp": 10**13}, id="timestamp-huge-int"),
+        pytest.param({"timestamp": 10**400}, id="timestamp-past-float"),
+        pytest.param({"timestamp": -1e13}, id="timestamp-huge-negative"),
         pytest.param({"name": b"bob"}, id="name-bytes"),
         pytest.param({"tool_call_id": ["c1"]}, id="tool-call-id-list"),
         pytest.param({"name": "\udc00"}, id="name-lone-surrogate"),
@@ -233,7 +252,47 @@ def test_content_json_cannot_hold_is_rejected(content: object) -> None:
 def test_bad_optional_fields_are_rejected(fields: dict[str, Any]) -> None:
     """Tool calls, metadata, timestamp and id fields JSON cannot hold raise InvalidContentError."""
     with pytest.raises(InvalidContentError):
-        encode_message(message(**fields))
+        encoded(message(**fields))
+
+
+@pytest.mark.parametrize("message_id", [None, 5, "", "a\x00b", "x" * 257, "\ud800"])
+def test_bad_message_id_is_rejected(message_id: object) -> None:
+    """A message id that is missing, not a str, empty, overlong or unprintable raises InvalidIdError."""
+    with pytest.raises(InvalidIdError):
+        encoded(message(id=message_id))
+
+
+# -- the idempotency digest -------------------------------------------------
+
+
+@given(messages, st.floats(min_value=0, max_value=1e11))
+def test_digest_ignores_timestamp_and_id(original: Message, other_time: float) -> None:
+    """A retry of the same message later, or under another id, has the same digest."""
+    retried = original.replace(timestamp=other_time, id=f"{original.id}x")
+    assert encode_message(original)[1] == encode_message(retried)[1]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"content": "hellO"},
+        {"role": Role.ASSISTANT},
+        {"tokens": 1},
+        {"name": "bob"},
+        {"tool_call_id": "c1"},
+        {"tool_calls": [{"id": "c1"}]},
+        {"metadata": {"k": 1}},
+    ],
+)
+def test_digest_tells_different_messages_apart(change: dict[str, Any]) -> None:
+    """Changing anything but the timestamp and id changes the digest."""
+    assert encode_message(message())[1] != encode_message(message(**change))[1]
+
+
+def test_stored_entry_ends_with_timestamp_and_id() -> None:
+    """The stored JSON is the digested body with the timestamp and id spliced on last."""
+    payload, _ = encode_message(message(content="x", tokens=3))
+    assert payload == b'{"role":"user","content":"x","tokens":3,"ts":1710000000.5,"id":"m1"}'
 
 
 # -- corrupted entries ----------------------------------------------------

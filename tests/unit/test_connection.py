@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from glide_memory.connection import ConnectionSettings, parse_url
-from glide_memory.errors import InvalidInputError
+import pytest
+from glide import (
+    GlideClientConfiguration,
+    GlideClusterClientConfiguration,
+    IamAuthConfig,
+    ReadFrom,
+    ServiceType,
+)
+
+from glide_memory.connection import ConnectionSettings, build_configuration, parse_url, redact
+from glide_memory.errors import ConfigurationError, InvalidInputError
 
 
 @pytest.mark.parametrize(
@@ -19,7 +28,7 @@ from glide_memory.errors import InvalidInputError
 )
 def test_schemes_choose_tls(url: str, use_tls: bool) -> None:
     """valkey:// and redis:// are plain, valkeys:// and rediss:// use TLS, all on port 6379 by default."""
-    assert parse_url(url) == ConnectionSettings(host="cache.local", port=6379, use_tls=use_tls)
+    assert parse_url(url) == ConnectionSettings(addresses=(("cache.local", 6379),), use_tls=use_tls)
 
 
 def test_minimal_url_defaults() -> None:
@@ -83,7 +92,7 @@ def test_cluster_flag_true(flag: str) -> None:
     assert parse_url(f"valkey://h:7000?cluster={flag}").cluster is True
 
 
-@pytest.mark.parametrize("query", ["", "?cluster=false", "?cluster=0", "?cluster=", "?other=true"])
+@pytest.mark.parametrize("query", ["", "?cluster=false", "?cluster=0", "?cluster="])
 def test_cluster_flag_false(query: str) -> None:
     """A missing or false ?cluster= flag gives a standalone client."""
     assert parse_url(f"valkey://h:7000{query}").cluster is False
@@ -99,7 +108,7 @@ def test_cluster_with_database_zero_is_accepted() -> None:
 def test_full_url() -> None:
     """Every part of a full URL lands in its field."""
     assert parse_url("rediss://bob:pw@10.0.0.5:6390/4") == ConnectionSettings(
-        host="10.0.0.5", port=6390, use_tls=True, username="bob", password="pw", database=4
+        addresses=(("10.0.0.5", 6390),), use_tls=True, username="bob", password="pw", database=4
     )
 
 
@@ -154,3 +163,89 @@ def test_invalid_input_error_is_a_value_error() -> None:
     """URL errors can be caught as ValueError as well."""
     with pytest.raises(ValueError, match="scheme"):
         parse_url("ftp://h")
+
+
+@pytest.mark.parametrize("url", [123, None, b"valkey://h", ["valkey://h"]])
+def test_url_that_is_not_a_str_is_rejected(url: object) -> None:
+    """A URL of the wrong type raises InvalidInputError, not AttributeError."""
+    with pytest.raises(InvalidInputError, match="must be a str"):
+        parse_url(url)
+
+
+def test_user_without_password_is_rejected() -> None:
+    """A URL naming a user but no password is refused instead of connecting as 'default'."""
+    with pytest.raises(InvalidInputError, match="without a password"):
+        build_configuration(parse_url("valkey://app@host:6379"), {})
+    assert parse_url("valkey://app:@host").password == ""
+
+
+def test_password_never_shows() -> None:
+    """Neither the settings' repr nor the errors about a URL show its password."""
+    settings = parse_url("valkey://app:s3cr%40t@host:6379")
+    assert settings.password == "s3cr@t"
+    assert "s3cr" not in repr(settings)
+    with pytest.raises(InvalidInputError) as caught:
+        parse_url("valkey://app:hunter2@host:notaport")
+    assert "hunter2" not in str(caught.value)
+    assert redact("valkeys://u:p@h:1/0") == "valkeys://u:***@h:1/0"
+
+
+def test_several_seed_addresses() -> None:
+    """A comma-separated host list gives every seed, IPv6 in brackets included, each with its port or 6379."""
+    settings = parse_url("valkey://u:p@h1:7000,h2,[::1]:7002?cluster=true")
+    assert settings.addresses == (("h1", 7000), ("h2", 6379), ("::1", 7002))
+    assert (settings.host, settings.port, settings.cluster, settings.username) == ("h1", 7000, True, "u")
+
+
+def test_query_options_are_typed() -> None:
+    """Options in the query are parsed to their types; unknown or malformed ones are refused."""
+    settings = parse_url(
+        "valkeys://h?read_from=az_affinity&client_az=use1-az1&tls_insecure=true&request_timeout_ms=250"
+        "&tls_ca=%2Fetc%2Fca.pem&client_name=svc"
+    )
+    assert settings.options == {
+        "read_from": "az_affinity",
+        "client_az": "use1-az1",
+        "tls_insecure": True,
+        "request_timeout_ms": 250,
+        "tls_ca": "/etc/ca.pem",
+        "client_name": "svc",
+    }
+    for bad in ("valkey://h?clustr=true", "valkey://h?tls_insecure=maybe", "valkey://h?request_timeout_ms=fast"):
+        with pytest.raises(InvalidInputError):
+            parse_url(bad)
+
+
+def test_configuration_maps_every_option(tmp_path: Path) -> None:
+    """build_configuration turns URL and options into glide's configuration, keywords winning over the query."""
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    settings = parse_url(f"valkey://app:pw@h1:7000,h2:7001?cluster=true&read_from=primary&tls_ca={ca}")
+    config = build_configuration(settings, {"read_from": "prefer_replica", "request_timeout_ms": 400})
+    assert isinstance(config, GlideClusterClientConfiguration)
+    assert [(a.host, a.port) for a in config.addresses] == [("h1", 7000), ("h2", 7001)]
+    assert config.read_from is ReadFrom.PREFER_REPLICA and config.request_timeout == 400 and config.use_tls
+    assert config.credentials is not None and config.credentials.username == "app"
+    tls = config.advanced_config.tls_config
+    assert tls is not None and tls.root_pem_cacerts == ca.read_bytes() and not tls.use_insecure_tls
+    plain = build_configuration(parse_url("valkey://h/3"), {"client_name": None})
+    assert isinstance(plain, GlideClientConfiguration) and plain.database_id == 3 and not plain.use_tls
+    assert plain.client_name is None and plain.read_from is ReadFrom.PRIMARY
+
+
+def test_configuration_refuses_contradictions(tmp_path: Path) -> None:
+    """AZ affinity needs client_az, mTLS needs cert and key, IAM needs a user and no password, files must exist."""
+    with pytest.raises(ConfigurationError, match="client_az"):
+        build_configuration(parse_url("valkey://h"), {"read_from": "az_affinity"})
+    with pytest.raises(InvalidInputError, match="tls_key"):
+        build_configuration(parse_url("valkey://h"), {"tls_cert": b"pem"})
+    with pytest.raises(ConfigurationError, match="cannot read tls_ca"):
+        build_configuration(parse_url("valkey://h"), {"tls_ca": tmp_path / "missing.pem"})
+    with pytest.raises(InvalidInputError, match="read_from"):
+        build_configuration(parse_url("valkey://h"), {"read_from": "replica-please"})
+    iam = IamAuthConfig(cluster_name="c", service=ServiceType.ELASTICACHE, region="us-east-1")
+    with pytest.raises(ConfigurationError, match="IAM"):
+        build_configuration(parse_url("valkeys://u:pw@h"), {"iam": iam})
+    config = build_configuration(parse_url("valkeys://iam-user@h:6379?cluster=true"), {"iam": iam})
+    assert config.credentials is not None and config.credentials.username == "iam-user"
+    assert config.credentials.iam_config is iam and config.use_tls

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from glide_memory.errors import InvalidIdError, InvalidInputError
-from glide_memory.keys import MAX_ID_LENGTH, KeySchema, escape_glob, new_session_id, validate_id
+from glide_memory._validate import identifier as validate_id
+from glide_memory.errors import ConfigurationError, InvalidIdError, InvalidInputError
+from glide_memory.keys import MAX_ID_LENGTH, KeySchema, escape_glob, new_message_id, new_session_id
 
 # Valid ids: any printable Unicode (no C0/DEL/C1 controls, no lone surrogates).
 id_chars = st.characters(exclude_categories=("Cc", "Cs"))
@@ -23,7 +24,8 @@ def all_keys(schema: KeySchema, value: str) -> set[str]:
     """Every key the schema derives from ``value``, used as a session id and as a user id."""
     keys = {schema.user_sessions(value)}
     if not (schema.hash_tags and ("{" in value or "}" in value)):
-        keys |= {schema.chat(value), schema.meta(value), *schema.session_keys(value)}
+        keys |= {*schema.keys(value), *schema.session_keys(value)}
+        keys |= {schema.companion(value, name) for name in ("strands", "strands-agent.a", "x.y")}
     return keys
 
 
@@ -86,8 +88,8 @@ def test_distinct_ids_share_no_key(schema: KeySchema, a: str, b: str) -> None:
 @given(schemas, tag_safe_ids)
 def test_one_ids_keys_are_distinct(schema: KeySchema, value: str) -> None:
     """A session's chat and meta keys and a user's index key with the same id are three different keys."""
-    keys = [schema.chat(value), schema.meta(value), schema.user_sessions(value)]
-    assert len(set(keys)) == 3
+    keys = [*schema.keys(value), schema.user_sessions(value), schema.companion(value, "strands")]
+    assert len(set(keys)) == 5
 
 
 @given(st.booleans(), tag_safe_ids, tag_safe_ids)
@@ -277,3 +279,45 @@ def test_session_id_from_meta_refuses_other_key_kinds(schema: KeySchema, session
     """The chat key and user index key of any id are never taken for a meta key."""
     assert schema.session_id_from_meta(schema.chat(session_id)) is None
     assert schema.session_id_from_meta(schema.user_sessions(session_id)) is None
+
+
+# -- companions and client kinds ---------------------------------------------
+
+
+@given(st.booleans(), tag_safe_ids)
+def test_companion_keys_share_the_session_tag(namespace_on: bool, value: str) -> None:
+    """A companion key carries the session's hash tag, so it lives in the session's slot."""
+    schema = KeySchema(hash_tags=True, namespace="app1:" if namespace_on else "")
+    key = schema.companion(value, "strands-agent.x")
+    assert key.endswith("{" + value + "}") and key.count("{") == 1 + value.count("{")
+
+
+def test_companion_key_names() -> None:
+    """Companion keys are <name>:<id>, with the namespace first and the id tagged on clusters."""
+    assert KeySchema(hash_tags=False).companion("s1", "strands") == "strands:s1"
+    assert KeySchema(hash_tags=True, namespace="n:").companion("s1", "strands") == "n:strands:{s1}"
+    assert KeySchema(hash_tags=False).keys("s1") == ("chat:s1", "meta:s1", "msgids:s1")
+
+
+@pytest.mark.parametrize("name", ["", "a:b", "a{b", "a b", "chat", "meta", "msgids", "user_sessions", "x" * 201, 5])
+def test_bad_companion_names_are_rejected(name: object) -> None:
+    """A companion name must be a plain word that is not a core key name."""
+    with pytest.raises(InvalidIdError):
+        KeySchema().companion("s1", name)
+
+
+def test_cluster_clients_always_get_hash_tags() -> None:
+    """An unset hash_tags follows the client kind; hash_tags=False is refused for a cluster client."""
+    assert KeySchema().for_client(True).hash_tags is True
+    assert KeySchema(namespace="app1:").for_client(True).hash_tags is True
+    assert KeySchema().for_client(False).hash_tags is False
+    assert KeySchema(hash_tags=True).for_client(False).hash_tags is True
+    with pytest.raises(ConfigurationError, match="hash-tagged"):
+        KeySchema(hash_tags=False).for_client(True)
+
+
+def test_new_message_ids_are_short_and_unique() -> None:
+    """Generated message ids are 16 URL-safe characters and do not repeat."""
+    found = {new_message_id() for _ in range(10_000)}
+    assert len(found) == 10_000
+    assert all(len(value) == 16 and validate_id(value, kind="message id") == value for value in found)

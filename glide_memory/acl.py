@@ -1,0 +1,78 @@
+"""Least-privilege ACL rules for glide-memory's users, as data the tests check.
+
+:func:`setuser` renders an ``ACL SETUSER`` command that grants exactly what
+the toolkit sends: the key patterns of the core (and, with
+``integrations``, of the Strands adapter) and the commands its functions and
+reads use, plus what glide needs to connect (``INFO``, ``CLIENT SETNAME``,
+``HELLO``). ``FUNCTION LOAD`` is included so the store can (re)load its
+function library; drop it if an administrator loads the library with
+``glide-memory functions load``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from glide_memory._validate import identifier
+from glide_memory.keys import escape_glob
+
+CONNECT = ("hello", "info", "client|setname", "ping")
+"""What glide sends when it connects."""
+
+CORE_COMMANDS = (
+    *CONNECT,
+    "fcall", "fcall_ro", "function|load",
+    "multi", "exec",
+    "exists", "del", "expire", "pexpire", "pttl", "persist",
+    "hgetall", "hget", "hmget", "hset", "hsetnx", "hdel", "hincrby", "hexists",
+    "lrange", "lindex", "llen", "rpush", "rpop", "ltrim", "lset",
+    "sadd", "srem", "smembers",
+    "scan",
+)  # fmt: skip
+"""Every command the core sends, directly or inside its functions (SCAN: reindexing only)."""
+
+CORE_KEYS = ("chat:*", "meta:*", "msgids:*", "user_sessions:*", "thread.*", "archive*")
+"""The core's key patterns (``thread.*``: a session's named threads; ``archive*``: what summaries archived)."""
+
+STRANDS_COMMANDS = ("set", "get", "zadd", "zrem", "zrangebylex")
+"""What the Strands adapter adds: the snapshot storage's blobs."""
+
+STRANDS_KEYS = ("strands:*", "strands-blob:*", "strands-blobs")
+"""The Strands adapter's key patterns: its records and snapshot blobs (its agents talk in threads)."""
+
+
+def rules(*, strands: bool = False, record_kinds: Sequence[str] = (), namespace: str = "") -> list[str]:
+    """Return the ACL rules (``resetkeys``, ``~pattern``, ``+command``...) for the core, and Strands if asked.
+
+    Args:
+        strands: Also grant what the Strands adapter needs.
+        record_kinds: The kinds of records (``store.put_record``) the app keeps.
+        namespace: The ``KeySchema`` namespace of the user's stores.
+    """
+    keys = [*CORE_KEYS, *(STRANDS_KEYS if strands else ()), *(f"{kind}:*" for kind in record_kinds)]
+    commands = [*CORE_COMMANDS, *(STRANDS_COMMANDS if strands else ())]
+    prefix = escape_glob(namespace)
+    return [
+        "resetkeys",
+        "resetchannels",
+        *(f"~{prefix}{pattern}" for pattern in keys),
+        "-@all",
+        *(f"+{command}" for command in commands),
+    ]
+
+
+def setuser(
+    user: str, password: str, *, strands: bool = False, record_kinds: Sequence[str] = (), namespace: str = ""
+) -> Sequence[str]:
+    """Return the ``ACL SETUSER`` command (as arguments) for a least-privilege glide-memory user.
+
+    Args:
+        user: The user name.
+        password: Its password.
+        strands: Also grant what the Strands adapter needs.
+        record_kinds: The kinds of records (``store.put_record``) the app keeps.
+        namespace: The ``KeySchema`` namespace the user's stores use.
+    """
+    identifier(user, kind="user name")
+    granted = rules(strands=strands, record_kinds=record_kinds, namespace=namespace)
+    return ["ACL", "SETUSER", user, "reset", "on", f">{password}", *granted]

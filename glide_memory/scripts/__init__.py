@@ -1,0 +1,464 @@
+"""The server-side functions: one Valkey function library, one ``.lua`` file per operation.
+
+Each ``<name>.lua`` here defines ``local function <name>(keys, args)`` with
+a header naming its KEYS, ARGV and reply; ``prelude.lua`` holds what they
+share. They are joined into one library whose name carries a hash of its
+code (``glide_memory_<hash>``), so two releases of the package can share a
+server during a rolling deploy. The store loads it on first use
+(``FUNCTION LOAD``, on every primary of a cluster) and again whenever a node
+answers that it does not know it (a restart without persistence, a new
+cluster node, ``FUNCTION FLUSH``).
+
+Each function has exactly one Python wrapper below, which builds its
+arguments and turns its tagged reply into a value or an exception, so
+nothing parses free text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from glide_memory.errors import (
+    CorruptedEntryError,
+    GlideMemoryError,
+    InvalidTokensError,
+    MessageConflictError,
+    PermissionDeniedError,
+    ServerError,
+    SessionNotFoundError,
+)
+
+if TYPE_CHECKING:
+    from glide_memory._requests import Requests
+
+INDEX_MARGIN_SECONDS = 3600
+"""How long a user's index outlives the longest-lived session in it."""
+
+# name -> flags; writes run under maxmemory's refusal (no allow-oom) so a
+# write refused for memory writes nothing, except delete, which frees memory.
+_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "create": (),
+    "index_add": (),
+    "append": (),
+    "touch": (),
+    "update": (),
+    "clear": (),
+    "record": (),
+    "replace": (),
+    "summarize": (),
+    "delete": ("allow-oom",),
+    "find": ("no-writes",),
+    "context": ("no-writes",),
+}
+
+
+def _source(name: str) -> str:
+    return resources.files(__package__).joinpath(f"{name}.lua").read_text(encoding="utf-8")
+
+
+def _build() -> tuple[str, str, dict[str, str]]:
+    body = "\n".join([_source("prelude"), *(_source(name) for name in _FUNCTIONS)])
+    version = hashlib.sha1(body.encode(), usedforsecurity=False).hexdigest()[:10]
+    names = {name: f"gm_{version}_{name}" for name in _FUNCTIONS}
+    registrations = []
+    for name, flags in _FUNCTIONS.items():
+        callback = "index_add_fn" if name == "index_add" else name
+        flag_list = ", ".join(f"'{flag}'" for flag in flags)
+        registrations.append(
+            f"redis.register_function{{function_name='{names[name]}', callback={callback}, flags={{{flag_list}}}}}"
+        )
+    library = f"glide_memory_{version}"
+    code = f"#!lua name={library}\n{body}\n" + "\n".join(registrations) + "\n"
+    return library, code, names
+
+
+LIBRARY_NAME, LIBRARY_CODE, FUNCTION_NAMES = _build()
+"""The library's name, its full source, and each operation's function name."""
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value is False:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _failure(reply: Sequence[Any], *, session_id: str, user_id: str | None = None) -> GlideMemoryError:
+    """Return the exception for a reply tagged with anything but ``ok``."""
+    tag = _text(reply[0])
+    if tag == "missing":
+        return SessionNotFoundError(session_id, user_id=user_id)
+    if tag == "forbidden":
+        return PermissionDeniedError(
+            f"session {session_id!r} belongs to another user", session_id=session_id, user_id=user_id
+        )
+    if tag == "conflict":
+        return MessageConflictError(_text(reply[1]) or "?", session_id=session_id)
+    key, detail = _text(reply[1]) or "?", _text(reply[2]) or ""
+    if tag == "corrupt":
+        return CorruptedEntryError(detail, key=key, session_id=session_id, user_id=user_id)
+    if tag == "overflow":
+        return InvalidTokensError(
+            f"the counter in {key} would pass 2**63-1; nothing was written", session_id=session_id, user_id=user_id
+        )
+    if tag == "denied":
+        return PermissionDeniedError(
+            f"the server's ACL refuses a command on {key}; nothing was written: {detail}",
+            session_id=session_id,
+            user_id=user_id,
+        )
+    return ServerError(f"the server failed a write on {key}; nothing was written: {detail}", session_id=session_id)
+
+
+# -- one wrapper per function ------------------------------------------------
+
+
+async def create(
+    requests: Requests,
+    *,
+    meta: str,
+    index: str | None,
+    session_id: str,
+    ttl: int,
+    fields: Sequence[tuple[str, str]],
+    user_id: str | None,
+) -> tuple[bool, str | None, str | None]:
+    """Create the meta HASH (and the index entry when ``index`` is given).
+
+    Returns:
+        ``(True, None, None)`` when created, else ``(False, owner,
+        created_at)`` of the session that already holds the id.
+    """
+    args: list[str | bytes] = [str(ttl), session_id, str(INDEX_MARGIN_SECONDS)]
+    for name, value in fields:
+        args += (name, value)
+    keys = [meta] if index is None else [meta, index]
+    reply = await requests.fcall("create", keys, args, session_id=session_id, user_id=user_id)
+    if _text(reply[0]) == "ok":
+        return True, None, None
+    return False, _text(reply[1]), _text(reply[2])
+
+
+async def index_add(requests: Requests, *, index: str, session_id: str, ttl: int, user_id: str) -> None:
+    """Add a session to its user's index, extending the index's TTL to cover it."""
+    args = [session_id, str(ttl), str(INDEX_MARGIN_SECONDS)]
+    await requests.fcall("index_add", [index], args, session_id=session_id, user_id=user_id)
+
+
+class Stale(Exception):
+    """The caller's companion keys are not the stored ones; ``companions`` holds the stored list."""
+
+    def __init__(self, companions: str) -> None:
+        super().__init__(companions)
+        self.companions = companions
+
+
+def _checked(reply: Sequence[Any], *, session_id: str, user_id: str | None) -> Sequence[Any]:
+    tag = _text(reply[0])
+    if tag == "ok":
+        return reply
+    if tag == "stale":
+        raise Stale(_text(reply[1]) or "")
+    raise _failure(reply, session_id=session_id, user_id=user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What an append did."""
+
+    length: int
+    """The list's length after the push (before trimming)."""
+    applied: int
+    """Messages written; the others were repeats of stored ones."""
+    refreshed: bool
+    """Whether the session's TTL was refreshed."""
+    owner: str | None
+    ttl: int | None
+    """The session's TTL in seconds (0: never expires; ``None``: follows the meta key's)."""
+
+
+def append_arguments(
+    *,
+    now: str,
+    window: int,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    pin_field: str,
+    messages: Sequence[tuple[str, str, int, bool, bytes]],
+) -> list[str | bytes]:
+    """Return the arguments of the ``append`` function (see :func:`append`); the benchmark calls it raw."""
+    header = [now, str(window), owner or "", companions, register, str(target + 1), "", pin_field]
+    arguments: list[str | bytes] = [""]
+    total = 0
+    for message_id, digest, tokens, pinned, payload in messages:
+        header += (message_id, digest, str(tokens), "1" if pinned else "0")
+        arguments.append(payload)
+        total += tokens
+    header[6] = str(total)
+    # one packed argument: glide's client spends more per argument than the server's split does
+    arguments[0] = "\t".join(header)
+    return arguments
+
+
+async def append(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    window: int,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    pin_field: str,
+    messages: Sequence[tuple[str, str, int, bool, bytes]],
+) -> Appended:
+    """Append ``(id, digest, tokens, pinned, payload)`` messages to ``keys[target]``, each at most once per id.
+
+    ``pin_field`` names the meta field counting the list's pinned messages.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones (plus ``register``).
+    """
+    arguments = append_arguments(
+        now=now,
+        window=window,
+        owner=owner,
+        companions=companions,
+        register=register,
+        target=target,
+        pin_field=pin_field,
+        messages=messages,
+    )
+    reply = await requests.fcall("append", keys, arguments, session_id=session_id, user_id=owner)
+    if reply[0] != b"ok":
+        _checked(reply, session_id=session_id, user_id=owner)
+    owner_reply, ttl = reply[4], reply[5]
+    return Appended(
+        int(reply[1]),
+        int(reply[2]),
+        bool(reply[3]),
+        None if owner_reply is None or owner_reply is False else _text(owner_reply),
+        None if ttl is None or ttl is False else int(ttl),
+    )
+
+
+async def touch(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    ttl: int | None,
+    owner: str | None,
+    companions: str,
+) -> tuple[int | None, str | None]:
+    """Refresh every key's TTL (``ttl``: new TTL, 0 never expire, ``None`` keep); return ``(ttl, owner)``.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones.
+    """
+    args = [now, "" if ttl is None else str(ttl), owner or "", companions]
+    reply = _checked(
+        await requests.fcall("touch", keys, args, session_id=session_id, user_id=owner),
+        session_id=session_id,
+        user_id=owner,
+    )
+    kept = reply[1]
+    return (None if kept is None or kept is False else int(kept)), _text(reply[2])
+
+
+async def update(
+    requests: Requests,
+    meta: str,
+    *,
+    session_id: str,
+    owner: str | None,
+    to_set: Sequence[tuple[str, str]],
+    to_delete: Sequence[str],
+) -> None:
+    """Set and remove meta fields."""
+    args: list[str | bytes] = [owner or "", str(len(to_set))]
+    for name, value in to_set:
+        args += (name, value)
+    args += to_delete
+    reply = await requests.fcall("update", [meta], args, session_id=session_id, user_id=owner)
+    _checked(reply, session_id=session_id, user_id=owner)
+
+
+async def clear(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    owner: str | None,
+    companions: str,
+    target: int,
+    pin_field: str,
+) -> int:
+    """Remove the messages of ``keys[target]``; return how many were removed.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones.
+    """
+    args = [owner or "", companions, str(target + 1), pin_field]
+    reply = await requests.fcall("clear", keys, args, session_id=session_id, user_id=owner)
+    return int(_checked(reply, session_id=session_id, user_id=owner)[1])
+
+
+async def record(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    mode: str,
+    name: str,
+    value: bytes,
+) -> bool:
+    """Write (or with mode ``delete`` remove) field ``name`` of the hash ``keys[target]``.
+
+    Returns:
+        Whether it was written or deleted; ``False`` when ``mode`` refused
+        (``absent``: it exists; ``present``/``delete``: it does not).
+
+    Raises:
+        Stale: ``companions`` are not the stored ones (plus ``register``).
+    """
+    args: list[str | bytes] = [now, owner or "", companions, register, str(target + 1), mode, name, value]
+    reply = await requests.fcall("record", keys, args, session_id=session_id, user_id=owner)
+    return bool(int(_checked(reply, session_id=session_id, user_id=owner)[1]))
+
+
+async def replace(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    target: int,
+    message_id: str,
+    digest: str,
+    payload: bytes,
+    pin_field: str,
+) -> int | None:
+    """Replace the message ``message_id`` in ``keys[target]``; return its position, ``None`` if not stored.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones.
+    """
+    args: list[str | bytes] = [now, owner or "", companions, str(target + 1), message_id, digest, payload, pin_field]
+    reply = await requests.fcall("replace", keys, args, session_id=session_id, user_id=owner)
+    position = _checked(reply, session_id=session_id, user_id=owner)[1]
+    return None if position is None or position is False else int(position)
+
+
+async def delete(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    companions: str,
+    owner: str | None,
+    index: str | None,
+) -> tuple[int, str | None]:
+    """Delete the session's keys (and, standalone, its index entry); return ``(keys deleted, owner)``.
+
+    Raises:
+        Stale: the companions changed since they were read.
+    """
+    all_keys = [*keys, index] if index is not None else list(keys)
+    args = [companions, owner or "", session_id, "1" if index is not None else "0"]
+    reply = await requests.fcall("delete", all_keys, args, session_id=session_id, user_id=owner)
+    checked = _checked(reply, session_id=session_id, user_id=owner)
+    return int(checked[1]), _text(checked[2])
+
+
+async def find(requests: Requests, target: str, *, session_id: str, message_id: str) -> tuple[int, bytes] | None:
+    """Return ``(position, entry)`` of the stored message ``message_id`` in ``target``, or ``None``."""
+    reply = await requests.fcall("find", [target], [message_id], session_id=session_id, read_only=True)
+    if reply[0] is None or reply[0] is False:
+        return None
+    return int(reply[0]), reply[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the ``context`` function returned."""
+
+    length: int
+    pinned: list[tuple[int, bytes]]
+    """``(position, entry)`` of each pinned message, oldest first."""
+    summary: bytes | None
+    first: int
+    """The position of the first of ``newest``."""
+    newest: list[bytes]
+
+
+async def context(
+    requests: Requests,
+    target: str,
+    meta: str,
+    *,
+    session_id: str,
+    max_tokens: int | None,
+    limit: int,
+    pin_field: str,
+    summary_field: str,
+) -> Context:
+    """Return the pinned messages, the summary (when ``summary_field`` is given) and the newest that fit."""
+    args = ["-1" if max_tokens is None else str(max_tokens), str(limit), pin_field, summary_field]
+    reply = await requests.fcall("context", [target, meta], args, session_id=session_id, read_only=True)
+    flat = reply[1]
+    pinned = [(int(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2)]
+    summary = None if reply[2] is None or reply[2] is False else reply[2]
+    return Context(int(reply[0]), pinned, summary, int(reply[3]), list(reply[4]))
+
+
+async def summarize(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    archive: int,
+    summary_field: str,
+    previous: bytes,
+    covered: int,
+    first_id: str,
+    last_id: str,
+    summary: bytes,
+) -> bool:
+    """Archive the ``covered`` oldest unpinned messages of ``keys[target]`` and store ``summary``.
+
+    Returns:
+        ``False`` when the summary or the messages changed since they were read.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones (plus ``register``).
+    """
+    args: list[str | bytes] = [
+        now, owner or "", companions, register, str(target + 1), str(archive + 1), summary_field, previous,
+        str(covered), first_id, last_id, summary,
+    ]  # fmt: skip
+    reply = await requests.fcall("summarize", keys, args, session_id=session_id, user_id=owner)
+    if _text(reply[0]) == "moved":
+        return False
+    _checked(reply, session_id=session_id, user_id=owner)
+    return True
