@@ -27,16 +27,17 @@ from strands.session import SnapshotSessionManager
 from strands.types.content import ContentBlock, Message
 from strands.types.session import Session, SessionAgent, SessionMessage, SessionType, encode_bytes_values
 
-from glide_memory import GlideMemoryError, SessionStore
-from glide_memory._bridge import BridgeError, SharedLoop
-from glide_memory.strands import (
+from glide_memory import BridgeError, GlideMemoryError, SessionStore
+from glide_memory.integrations._bridge import SharedLoop
+from glide_memory.integrations.strands import (
     GlideSessionManager,
     GlideSessionRepository,
     GlideSnapshotStorage,
     StrandsSessionError,
 )
-from glide_memory.testing import ScriptedModel, text, tool_use
-from tests.support import Client
+from glide_memory.integrations.strands.testing import ScriptedModel, text, tool_use
+from glide_memory.keys import escape_glob
+from tests.support import Client, keys_matching
 
 T = TypeVar("T")
 PNG = b"\x89PNG\r\n\x1a\n\x00\x01binary\xff"
@@ -102,8 +103,8 @@ async def test_conversation_restores_exactly_in_a_new_process(
         import json, sys
         from strands import Agent
         from strands.types.session import encode_bytes_values
-        from glide_memory.strands import GlideSessionManager
-        from glide_memory.testing import ScriptedModel
+        from glide_memory.integrations.strands import GlideSessionManager
+        from glide_memory.integrations.strands.testing import ScriptedModel
         with GlideSessionManager({sid!r}, url={valkey_url!r}) as manager:
             agent = Agent(model=ScriptedModel([]), session_manager=manager, callback_handler=None)
             json.dump(encode_bytes_values(agent.messages), sys.stdout)
@@ -220,18 +221,10 @@ async def test_delete_on_logout_leaves_no_key_and_spares_neighbours(
         return manager_factory(target).delete_session()
 
     assert await off_loop(run) is True
-
-    def keys_of(session_id: str) -> list[str]:
-        return [
-            f"meta:{session_id}",
-            f"strands:agents:{{{session_id}}}",
-            f"strands:multi:{{{session_id}}}",
-            f"strands:messages:{{{session_id}}}:default",
-        ]
-
-    assert await client.exists(keys_of(target)) == 0
+    assert await keys_matching(client, f"*:{escape_glob(target)}") == []
     for neighbour in neighbours:
-        assert await client.exists(keys_of(neighbour)) == 3  # no multi-agent state was written
+        found = await keys_matching(client, f"*:{escape_glob(neighbour)}")
+        assert sorted(key.split(b":")[0] for key in found) == [b"chat", b"meta", b"msgids", b"strands"]
     members = await client.smembers("user_sessions:logout-user")
     assert target.encode() not in members and {n.encode() for n in neighbours} <= members
 
@@ -239,19 +232,42 @@ async def test_delete_on_logout_leaves_no_key_and_spares_neighbours(
 async def test_every_key_has_the_ttl_and_it_is_refreshed(
     manager_factory: Callable[..., GlideSessionManager], client: Client, sid: str
 ) -> None:
-    """Every key of a session carries its TTL, and a new message refreshes all of them."""
-    manager = await off_loop(lambda: manager_factory(sid, ttl=500))
-    agent = await off_loop(lambda: _agent(manager, [text("one"), text("two")]))
+    """Every key of a session carries its TTL, and a new message refreshes all of them together."""
+    manager = await off_loop(lambda: manager_factory(sid, ttl=3))
+    agent = await off_loop(lambda: _agent(manager, [text("one"), text("two")], agent_id="helper"))
     await off_loop(lambda: agent("first"))
-    keys = [f"meta:{sid}", f"strands:agents:{{{sid}}}", f"strands:messages:{{{sid}}}:default"]
-    for key in keys:
-        await client.expire(key, 20)
+    await asyncio.sleep(1.5)
     await off_loop(lambda: agent("second"))
-    assert all([490 < await client.ttl(key) <= 500 for key in keys])
+    keys = [key for key in await keys_matching(client, f"*{sid}*") if not key.startswith(b"user_sessions")]
+    assert len(keys) == 4  # meta, msgids, the records and the helper's thread (no default agent here)
+    ttls = [await client.pttl(key) for key in keys]
+    assert all(2000 < ttl <= 3000 for ttl in ttls), ttls
+
+
+async def test_touching_through_the_core_keeps_the_agent(
+    manager_factory: Callable[..., GlideSessionManager], store: SessionStore, sid: str
+) -> None:
+    """A Strands session with ttl=2, touched through the store 4 times over 3.2 s, still restores its agent."""
+
+    def converse() -> None:
+        _agent(manager_factory(sid, ttl=2), [text("hello")])("hi")
+
+    await off_loop(converse)
+    for _ in range(4):
+        await asyncio.sleep(0.8)
+        await store.touch(sid)
+    assert await store.exists(sid)
+
+    def restore() -> tuple[SessionAgent | None, list[Message]]:
+        manager = manager_factory(sid)
+        return manager.read_agent(), _agent(manager, []).messages
+
+    agent, messages = await off_loop(restore)
+    assert agent is not None and [m["role"] for m in messages] == ["user", "assistant"]
 
 
 async def test_repository_contract_errors(manager_factory: Callable[..., GlideSessionManager], sid: str) -> None:
-    """Retries do not duplicate; gaps, taken ids, missing agents and existing sessions raise StrandsSessionError."""
+    """Retries are no-ops; another message under a stored id, missing agents and existing sessions raise."""
     repo = (await off_loop(lambda: manager_factory(sid))).repository
 
     def message(n: int, words: str) -> SessionMessage:
@@ -259,16 +275,22 @@ async def test_repository_contract_errors(manager_factory: Callable[..., GlideSe
 
     def run() -> None:
         with pytest.raises(StrandsSessionError):
+            repo.create_agent(sid, SessionAgent(agent_id="a", state={}, conversation_manager_state={}))
+        repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT))
+        with pytest.raises(StrandsSessionError, match="already exists"):
             repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT))
         with pytest.raises(StrandsSessionError):
             repo.create_message(sid, "ghost", message(0, "no agent"))
         repo.create_agent(sid, SessionAgent(agent_id="a", state={"k": 1}, conversation_manager_state={}))
-        repo.create_message(sid, "a", message(0, "zero"))
-        repo.create_message(sid, "a", message(0, "zero"))  # a retry
+        with pytest.raises(StrandsSessionError, match="already exists"):
+            repo.create_agent(sid, SessionAgent(agent_id="a", state={}, conversation_manager_state={}))
+        zero = message(0, "zero")
+        repo.create_message(sid, "a", zero)
+        repo.create_message(sid, "a", zero)  # a retry
         repo.create_message(sid, "a", message(1, "one"))
         assert [m.message["content"][0]["text"] for m in repo.list_messages(sid, "a")] == ["zero", "one"]
-        with pytest.raises(StrandsSessionError, match="skips ahead"):
-            repo.create_message(sid, "a", message(5, "gap"))
+        with pytest.raises(StrandsSessionError, match="different content"):
+            repo.create_message(sid, "a", message(1, "not one"))
         with pytest.raises(StrandsSessionError):
             repo.update_message(sid, "a", message(7, "missing"))
         with pytest.raises(StrandsSessionError):
@@ -277,6 +299,7 @@ async def test_repository_contract_errors(manager_factory: Callable[..., GlideSe
         assert repo.read_agent(sid, "nobody") is None
         assert repo.read_multi_agent(sid, "none") is None
         assert repo.read_session("never-" + sid) is None
+        assert repo.list_messages("never-" + sid, "a") == []
 
     await off_loop(run)
 
@@ -286,6 +309,7 @@ async def test_agent_update_keeps_created_at(manager_factory: Callable[..., Glid
     repo = (await off_loop(lambda: manager_factory(sid))).repository
 
     def run() -> tuple[SessionAgent | None, SessionAgent | None]:
+        repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT))
         first = SessionAgent(agent_id="a", state={"n": 1}, conversation_manager_state={}, created_at="2026-01-01")
         repo.create_agent(sid, first)
         before = repo.read_agent(sid, "a")
@@ -305,6 +329,7 @@ async def test_list_messages_pages_by_offset_and_limit(
     repo = (await off_loop(lambda: manager_factory(sid))).repository
 
     def run() -> list[list[int]]:
+        repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT))
         repo.create_agent(sid, SessionAgent(agent_id="a", state={}, conversation_manager_state={}))
         for n in range(10):
             repo.create_message(
@@ -343,29 +368,19 @@ async def test_restore_uses_conversation_manager_offset(
 
 async def test_round_trips_of_list_and_restore(valkey_url: str, sid: str) -> None:
     """list_messages of 1,000 messages is one request and restoring such an agent costs three."""
-    calls: list[str] = []
-
-    class Counting:
-        """Forwards to a glide client and counts the requests sent through it."""
-
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
-
-        def __getattr__(self, name: str) -> Any:
-            attribute = getattr(self._inner, name)
-            if not asyncio.iscoroutinefunction(attribute):
-                return attribute
-
-            async def counted(*args: Any, **kwargs: Any) -> Any:
-                calls.append(name)
-                return await attribute(*args, **kwargs)
-
-            return counted
-
     from glide_memory.connection import create_client
 
-    inner = await create_client(valkey_url)
-    store = SessionStore(Counting(inner))  # type: ignore[arg-type]
+    client = await create_client(valkey_url)
+    calls: list[str] = []
+    for name in ("hget", "hmget", "hgetall", "lrange", "exec", "fcall", "fcall_ro", "exists", "llen", "lindex"):
+        original = getattr(client, name)
+
+        async def counted(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return await _original(*args, **kwargs)
+
+        object.__setattr__(client, name, counted)
+    store = SessionStore(client)
     try:
         repo = GlideSessionRepository(store=store)
 
@@ -373,14 +388,16 @@ async def test_round_trips_of_list_and_restore(valkey_url: str, sid: str) -> Non
             repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT))
             window = {"__name__": "SlidingWindowConversationManager", "removed_message_count": 0, "model_call_count": 0}
             repo.create_agent(sid, SessionAgent(agent_id="default", state={}, conversation_manager_state=window))
+            messages = []
             for n in range(1000):
                 body: Message = {"role": "user" if n % 2 == 0 else "assistant", "content": [{"text": f"m{n}"}]}
-                repo.create_message(sid, "default", SessionMessage.from_message(body, n))
+                messages.append(SessionMessage.from_message(body, n))
+            repo.create_messages(sid, "default", messages)
 
         await off_loop(fill)
         calls.clear()
         assert len(await off_loop(lambda: repo.list_messages(sid, "default"))) == 1000
-        assert calls == ["lrange"]
+        assert calls == ["exec"]  # one pipeline: EXISTS meta, LRANGE
         calls.clear()
 
         def restore() -> int:
@@ -388,9 +405,9 @@ async def test_round_trips_of_list_and_restore(valkey_url: str, sid: str) -> Non
             return len(Agent(model=ScriptedModel([]), session_manager=manager, callback_handler=None).messages)
 
         assert await off_loop(restore) == 1000
-        assert calls == ["hget", "hmget", "lrange"]
+        assert calls == ["hmget", "hmget", "exec"]  # session record, agent record, messages
     finally:
-        await inner.close()
+        await client.close()
 
 
 async def test_bridge_works_from_threads_and_running_loops(
@@ -398,6 +415,7 @@ async def test_bridge_works_from_threads_and_running_loops(
 ) -> None:
     """The sync API works from many threads at once and from inside another running event loop."""
     repo = (await off_loop(lambda: manager_factory(sid))).repository
+    await off_loop(lambda: repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT)))
 
     def writer(agent_id: str) -> int:
         repo.create_agent(sid, SessionAgent(agent_id=agent_id, state={}, conversation_manager_state={}))
@@ -420,10 +438,15 @@ async def test_bridge_works_from_threads_and_running_loops(
 
 
 async def test_waiting_on_the_stores_own_loop_is_refused(store: SessionStore, sid: str) -> None:
-    """A sync call made on the loop that owns the store raises BridgeError instead of deadlocking."""
-    repo = GlideSessionRepository(store=store)
-    with pytest.raises(BridgeError, match="inside its own event loop"):
-        repo.read_session(sid)
+    """On the store's own loop a manager builds; a blocking call raises BridgeError saying what to do."""
+    manager = GlideSessionManager(sid, store=store)  # construction sends nothing
+    with pytest.raises(BridgeError, match=r"asyncio\.to_thread"):
+        Agent(model=ScriptedModel([]), session_manager=manager, callback_handler=None)
+    agent = await asyncio.to_thread(
+        Agent, model=ScriptedModel([text("hi")]), session_manager=manager, callback_handler=None
+    )
+    await asyncio.to_thread(agent, "hello")
+    assert [m.content for m in await store.get_messages(sid)] == [[{"text": "hello"}], [{"text": "hi"}]]
 
 
 async def test_managers_shut_down_cleanly(valkey_url: str, sid: str) -> None:
@@ -483,7 +506,8 @@ def test_missing_strands_names_the_extra() -> None:
     """Importing the adapter without Strands raises MissingDependencyError naming the extra."""
     script = (
         "import sys\nsys.modules['strands'] = None\n"
-        "try:\n    import glide_memory.strands\nexcept ImportError as exc:\n    print(type(exc).__name__, exc)\n"
+        "try:\n    import glide_memory.integrations.strands\nexcept ImportError as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert "MissingDependencyError" in out.stdout and "glide-memory[strands]" in out.stdout
@@ -492,7 +516,7 @@ def test_missing_strands_names_the_extra() -> None:
 def test_bridge_reports_timeouts_and_stopped_loops() -> None:
     """run_on raises ServerTimeoutError past its timeout and BridgeError on a loop that is not running."""
     from glide_memory import ServerTimeoutError
-    from glide_memory._bridge import run_on
+    from glide_memory.integrations._bridge import run_on
 
     loop = SharedLoop.acquire()
     try:
@@ -551,19 +575,25 @@ async def test_manager_inspection_methods(
 async def test_core_delete_removes_adapter_keys_too(
     manager_factory: Callable[..., GlideSessionManager], store: SessionStore, client: Client, sid: str
 ) -> None:
-    """SessionStore.delete_session on a Strands session leaves none of the adapter's keys behind."""
+    """A Strands session is a toolkit session: counted, listed, readable, and deleted whole by the core."""
 
     def run() -> None:
         manager = manager_factory(sid, user_id="operator-case")
         _agent(manager, [text("a")], agent_id="one")("x")
         _agent(manager, [text("b")], agent_id="two")("y")
+        _agent(manager, [text("c")])("z")
 
     await off_loop(run)
-    keys = store.schema.strands(sid)
-    lists = [keys.messages_prefix + "one", keys.messages_prefix + "two"]
-    assert await client.exists([keys.meta, keys.agents, *lists]) == 4
+    assert await store.threads(sid) == ["one", "two"]
+    assert [m.content for m in await store.get_messages(sid)] == [[{"text": "z"}], [{"text": "c"}]]
+    assert [m.content for m in await store.get_messages(sid, thread="one")] == [[{"text": "x"}], [{"text": "a"}]]
+    info = await store.get_session_info(sid)
+    assert (info.message_count, info.messages_stored, info.metadata) == (6, 6, {})
+    listed = await store.list_user_sessions("operator-case")
+    assert [(s.session_id, s.message_count, s.messages_stored) for s in listed] == [(sid, 6, 6)]
+    assert len(await keys_matching(client, f"*{sid}*")) == 6  # chat, meta, msgids, strands, 2 threads
     assert await store.delete_session(sid) is True
-    assert await client.exists([keys.meta, keys.agents, keys.multi_agents, keys.chat, *lists]) == 0
+    assert await keys_matching(client, f"*{sid}*") == []
     assert await store.list_user_sessions("operator-case") == []
 
 
@@ -623,3 +653,23 @@ async def test_repository_on_a_callers_client(client: Client, sid: str) -> None:
     assert await client.ping() == b"PONG"
     with pytest.raises(GlideMemoryError, match="closed"):
         await off_loop(lambda: repo.read_session(sid))
+
+
+async def test_a_strands_session_gives_provider_ready_context(
+    manager_factory: Callable[..., GlideSessionManager], store: SessionStore, sid: str
+) -> None:
+    """get_context turns a Strands conversation with a tool call into OpenAI and Anthropic input."""
+
+    def converse() -> None:
+        agent = _agent(manager_factory(sid), [tool_use("t1", "clock", {"tz": "UTC"}), text("It is noon.")])
+        agent("What time is it?")
+
+    await off_loop(converse)
+    openai = await store.get_context(sid, format="openai")
+    assert [m["role"] for m in openai] == ["user", "assistant", "tool", "assistant"]
+    assert openai[1]["tool_calls"][0]["function"] == {"name": "clock", "arguments": '{"tz":"UTC"}'}
+    assert openai[2] == {"role": "tool", "tool_call_id": "t1", "content": "12:00 UTC"}
+    anthropic = await store.get_context(sid, format="anthropic")
+    assert [m["role"] for m in anthropic["messages"]] == ["user", "assistant", "user", "assistant"]
+    window = await store.get_window(sid, max_tokens=0)
+    assert len(window) == 4  # Strands gives no token counts: messages counting 0 tokens fit any budget

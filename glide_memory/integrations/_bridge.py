@@ -15,16 +15,12 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from glide_memory.errors import GlideMemoryError, ServerTimeoutError
+from glide_memory.errors import BridgeError, ServerTimeoutError
 
 T = TypeVar("T")
 
-DEFAULT_CALL_TIMEOUT = 30.0
-"""Seconds a synchronous call waits for its coroutine before giving up."""
-
-
-class BridgeError(GlideMemoryError):
-    """Raised when a synchronous call cannot be carried out on the store's loop."""
+DEFAULT_CALL_TIMEOUT = 60.0
+"""Seconds a synchronous call waits for its coroutine; above the store's own 10 s retry budget."""
 
 
 class SharedLoop:
@@ -107,9 +103,15 @@ def run_on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeou
         current = None
     if current is loop or not loop.is_running():
         coro.close()
-        reason = "from inside its own event loop" if current is loop else "while its event loop is not running"
+        if current is loop:
+            raise BridgeError(
+                "a synchronous call was made on the event loop the store belongs to, where waiting would block "
+                "the loop forever: run it in a worker thread, e.g. agent = await asyncio.to_thread(Agent, ...) "
+                "and await asyncio.to_thread(agent, prompt)"
+            )
         raise BridgeError(
-            f"cannot wait for the store {reason}: call the async API there, or run this call in another thread"
+            "the store's event loop is not running, so nothing can carry out this call: keep that loop "
+            "running (in its own thread) while synchronous code uses the store"
         )
     future = asyncio.run_coroutine_threadsafe(coro, loop)
     try:
