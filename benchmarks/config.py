@@ -25,6 +25,8 @@ class Config:
         out_dir: Where the JSON and PNG files go.
         command_rounds: Recorded rounds of the raw command table.
         append_rounds: Recorded rounds of add_message vs RPUSH vs cookbook.
+        server_calls: Calls of each append contender timed alone for the
+            server's own time per call (INFO commandstats).
         operation_rounds: Recorded rounds of the other toolkit operations.
         size_rounds: Recorded rounds of the message size sweep.
         keyspaces: Sessions in the keyspace for the list_user_sessions sweep.
@@ -49,6 +51,7 @@ class Config:
     out_dir: Path = RESULTS_DIR
     command_rounds: int = 1000
     append_rounds: int = 3000
+    server_calls: int = 1000
     operation_rounds: int = 1000
     size_rounds: int = 300
     keyspaces: tuple[int, ...] = (1_000, 10_000, 100_000)
@@ -76,6 +79,7 @@ class Config:
             mode="full",
             command_rounds=10_000,
             append_rounds=20_000,
+            server_calls=5_000,
             operation_rounds=5_000,
             size_rounds=2_000,
             scan_budget=1_000_000,
@@ -93,6 +97,7 @@ class Config:
             mode="custom",
             command_rounds=samples,
             append_rounds=samples,
+            server_calls=samples,
             operation_rounds=samples,
             size_rounds=samples,
             index_samples=samples,

@@ -111,13 +111,20 @@ class Contender:
 
 @dataclass(slots=True, kw_only=True)
 class Target:
-    """A measured figure set against the design's target."""
+    """A measured figure set against the design's target.
+
+    ``floor`` is the same figure for the cheapest thing that could keep the
+    guarantees (``floor_of`` says what), measured in the same run: a target
+    past the floor cannot be met by any implementation on this machine.
+    """
 
     name: str
     measured: float
     op: Literal["<=", ">="]
     threshold: float
     unit: str = "x"
+    floor: float | None = None
+    floor_of: str = ""
 
     @property
     def passed(self) -> bool:
@@ -137,6 +144,7 @@ class Target:
             "target": f"{self.op} {self.threshold:g}{self.unit}",
             "unit": self.unit.strip(),
             "status": self.status,
+            **({"floor": round(self.floor, 3), "floor_of": self.floor_of} if self.floor is not None else {}),
         }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.harness import Stats
+from benchmarks.harness import Stats, Target
 from benchmarks.runner import Results
 
 
@@ -108,16 +108,29 @@ def _notes(results: Results) -> list[str]:
         extra = append.extra
         if extra["add_message_extra_us"] > 0:
             lines.append(
-                f"add_message p50 - raw RPUSH p50 = {extra['add_message_extra_us']:.0f} µs: add_message meets 1.25x "
-                f"where one round trip takes {extra['round_trip_us_for_1_25x']:,.0f} µs or more"
+                f"add_message p50 - raw RPUSH p50 = {extra['add_message_extra_us']:.0f} µs: add_message meets 1.2x "
+                f"where one round trip takes {extra['round_trip_us_for_1_2x']:,.0f} µs or more"
             )
-        server = ", ".join(f"{name.upper()} {us:.1f} µs" for name, us in extra.get("server_us_per_call", {}).items())
-        if server:
-            lines.append(f"server time per call while add_message ran (INFO commandstats): {server}")
+        server = "; ".join(f"{name} {us:.1f} µs" for name, us in extra["server_us_per_call"].items())
+        lines.append(f"server time per call, each alone (INFO commandstats): {server}")
     strands = results.sections.get("strands")
-    if strands is not None and strands.extra.get("skipped"):
-        lines.append(f"Strands adapter list_messages: {strands.extra['note']}")
+    if strands is not None:
+        extra = strands.extra
+        if extra.get("skipped"):
+            lines.append(f"Strands adapter: {extra['note']}")
+        else:
+            lines.append(
+                f"Strands restore of {extra['messages']:,} messages: {extra['requests_per_restore']} requests, "
+                f"decoding p50 {extra['decode']['p50_us']:.2f} µs a message"
+            )
+            if extra["community"].get("skipped"):
+                lines.append(f"community adapter: {extra['community']['note']}")
     return ["", *lines] if lines else []
+
+
+def _reachable(target: Target) -> bool:
+    assert target.floor is not None
+    return target.floor <= target.threshold if target.op == "<=" else target.floor >= target.threshold
 
 
 def render(results: Results) -> str:
@@ -147,6 +160,9 @@ def render(results: Results) -> str:
             f"  {target.status}  {target.name:<{width}} {target.measured:>9,.2f}{unit}  "
             f"(target {target.op} {target.threshold:g}{unit})"
         )
+        if target.floor is not None:
+            beyond = " (the target is past it)" if not _reachable(target) else ""
+            lines.append(f"        {'':<{width}} floor {target.floor:,.2f}{unit}: {target.floor_of}{beyond}")
     lines.append(
         f"\n{sum(t.passed for t in results.targets)} of {len(results.targets)} targets met in {results.seconds:.0f} s"
     )

@@ -158,7 +158,7 @@ async def run(config: Config, *, command: str) -> Results:
             url, cluster=config.cluster or None, request_timeout_ms=REQUEST_TIMEOUT_MS, client_name="glide-memory-bench"
         )
         try:
-            ws = Workspace(client, cluster=isinstance(client, GlideClusterClient))
+            ws = Workspace(client, cluster=isinstance(client, GlideClusterClient), url=url)
             progress = Progress(planned_steps(config), enabled=config.progress)
             try:
                 sections = await _measure(ws, config, progress)

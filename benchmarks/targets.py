@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from benchmarks.harness import Section, Target
 
-ADD_VS_RPUSH = 1.25
+ADD_VS_RPUSH = 1.2
+SERVER_VS_COOKBOOK = 1.5
+"""Server time of add_message over that of the cookbook's four commands (INFO commandstats)."""
+GET_VS_LRANGE = 1.2
 COOKBOOK_VS_ADD = 3.0
 SCAN_VS_INDEX = 100.0
 FLAT_IN_N = 1.5
@@ -13,36 +16,52 @@ CONCURRENCY_SHARE = 0.8
 CONCURRENCY_TASKS = 100
 MEMORY_RATIO = 1.5
 DECODE_US = 5.0
+STRANDS_REQUESTS = 3
+STRANDS_DECODE_US = 2.0
 
 
 def evaluate(sections: dict[str, Section]) -> list[Target]:
     """Return every target the run's sections can answer, PASS or MISS."""
     targets: list[Target] = []
     if "append" in sections:
-        append = sections["append"]
-        rpush = append.row("raw glide RPUSH").p50_us
-        add = append.row("add_message").p50_us
-        cookbook = append.row("cookbook add (4 awaits)").p50_us
-        targets += [
-            Target(name="add_message p50 / raw glide RPUSH p50", measured=add / rpush, op="<=", threshold=ADD_VS_RPUSH),
-            Target(
-                name="cookbook 4-await add p50 / add_message p50",
-                measured=cookbook / add,
-                op=">=",
-                threshold=COOKBOOK_VS_ADD,
-            ),
-        ]
+        targets += _append(sections["append"])
     if "operations" in sections:
-        decode = sections["operations"].extra["decode"]
-        targets.append(
+        operations = sections["operations"]
+        decode = operations.extra["decode"]
+        lrange = operations.row("raw glide LRANGE -50 -1").p50_us
+        targets += [
+            Target(
+                name="get_messages(last=50) p50 / raw glide LRANGE -50 -1 p50",
+                measured=operations.row("get_messages(last=50)").p50_us / lrange,
+                op="<=",
+                threshold=GET_VS_LRANGE,
+            ),
             Target(
                 name="get_messages decoding per message (p50)",
                 measured=decode["p50_us"],
                 op="<=",
                 threshold=DECODE_US,
                 unit=" µs",
-            )
-        )
+            ),
+        ]
+    if "strands" in sections and not sections["strands"].extra.get("skipped"):
+        strands = sections["strands"].extra
+        targets += [
+            Target(
+                name=f"Strands restore of {strands['messages']:,} messages, requests",
+                measured=strands["requests_per_restore"],
+                op="<=",
+                threshold=STRANDS_REQUESTS,
+                unit="",
+            ),
+            Target(
+                name="Strands restore decoding per message (p50)",
+                measured=strands["decode"]["p50_us"],
+                op="<=",
+                threshold=STRANDS_DECODE_US,
+                unit=" µs",
+            ),
+        ]
     if "keyspace" in sections:
         targets += _keyspace(sections["keyspace"])
     if "concurrency" in sections:
@@ -67,6 +86,38 @@ def evaluate(sections: dict[str, Section]) -> list[Target]:
             )
         )
     return targets
+
+
+def _append(section: Section) -> list[Target]:
+    rpush = section.row("raw glide RPUSH").p50_us
+    add = section.row("add_message").p50_us
+    cookbook = section.row("cookbook add (4 awaits)").p50_us
+    server = section.extra["server_us_per_call"]
+    cookbook_server = server["cookbook's 4 commands"]
+    return [
+        Target(
+            name="add_message p50 / raw glide RPUSH p50",
+            measured=add / rpush,
+            op="<=",
+            threshold=ADD_VS_RPUSH,
+            floor=section.row("no-op script, same keys and arguments").p50_us / rpush,
+            floor_of="a script that does nothing, same keys and arguments",
+        ),
+        Target(
+            name="server µs per add_message / server µs of the cookbook's 4 commands",
+            measured=server["add_message (FCALL)"] / cookbook_server,
+            op="<=",
+            threshold=SERVER_VS_COOKBOOK,
+            floor=server["floor script (id check + the 4 writes)"] / cookbook_server,
+            floor_of="a script doing only the id check and the cookbook's 4 writes",
+        ),
+        Target(
+            name="cookbook 4-await add p50 / add_message p50",
+            measured=cookbook / add,
+            op=">=",
+            threshold=COOKBOOK_VS_ADD,
+        ),
+    ]
 
 
 def _keyspace(section: Section) -> list[Target]:

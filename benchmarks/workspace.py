@@ -29,7 +29,7 @@ from glide import (
 
 from glide_memory import KeySchema, Message, Role, SessionStore
 from glide_memory.codec import encode_message, format_time
-from glide_memory.keys import escape_glob
+from glide_memory.keys import escape_glob, new_message_id
 
 KEY_TTL = 3600
 """Seconds every bench key lives at most, should a run die before cleaning up."""
@@ -64,7 +64,8 @@ def text(size: int, seed: int = 0) -> str:
 
 def stored_payload(content: str, tokens: int = 12) -> bytes:
     """Return the bytes add_message stores for a user message with ``content``."""
-    return encode_message(Message(role=Role.USER, content=content, tokens=tokens, timestamp=time.time()))
+    message = Message(role=Role.USER, content=content, tokens=tokens, timestamp=time.time(), id=new_message_id())
+    return encode_message(message)[0]
 
 
 class Workspace:
@@ -74,12 +75,19 @@ class Workspace:
         client: The connected glide client (the caller closes it).
         cluster: Whether ``client`` is a cluster client.
         namespace: The key prefix; a fresh random one if ``None``.
+        url: The server's URL, for contenders that bring their own client.
     """
 
     def __init__(
-        self, client: GlideClient | GlideClusterClient, *, cluster: bool, namespace: str | None = None
+        self,
+        client: GlideClient | GlideClusterClient,
+        *,
+        cluster: bool,
+        namespace: str | None = None,
+        url: str | None = None,
     ) -> None:
         self.client = client
+        self.url = url
         self.cluster = cluster
         self.namespace = namespace or f"gmbench-{secrets.token_hex(4)}:"
         self.schema = KeySchema(namespace=self.namespace, hash_tags=cluster)
