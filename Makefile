@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test unit lint format typecheck cookbooks bench clean
+.PHONY: help install system-deps demo test unit lint format typecheck cookbooks bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,10 +21,22 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP) ## Create .venv with the package, every extra and the dev tools
 
+# The TLS tests run Debian's redis-server (the bundled Valkey has no TLS) with
+# a CA made by openssl; install both when they are missing and apt can.
+system-deps: ## Install redis-server (built with TLS) and openssl for the TLS tests, with apt
+	@command -v redis-server >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server openssl >/dev/null; \
+	  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server openssl >/dev/null; \
+	  else \
+	    echo "make test needs redis-server (built with TLS) and openssl on the PATH for its TLS tests"; exit 1; \
+	  fi; }
+
 demo: install ## Start an embedded Valkey and run a short real session end to end
 	$(BIN)/python -m glide_memory demo
 
-test: install lint typecheck ## Lint, type-check, run the whole suite and the cookbooks on a real server
+test: install system-deps lint typecheck ## Lint, type-check, run the whole suite and the cookbooks on a real server
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90
 	$(MAKE) --no-print-directory cookbooks
 
