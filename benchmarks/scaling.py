@@ -6,11 +6,12 @@ import asyncio
 import dataclasses
 import statistics
 import time
+from itertools import count
 from typing import Any
 
 from benchmarks.config import Config
 from benchmarks.harness import Contender, Progress, Section, interleave, throughput
-from benchmarks.scenarios import TOKENS, TURN_TEXT
+from benchmarks.scenarios import FLOOR_SCRIPT, TOKENS, TURN_TEXT
 from benchmarks.workspace import KEY_TTL, Workspace, stored_payload
 from glide_memory._requests import DEFAULT_MAX_IN_FLIGHT
 
@@ -164,6 +165,16 @@ async def concurrency(ws: Workspace, config: Config, progress: Progress) -> Sect
     async def raw(task: int) -> object:
         return await client.rpush(raw_keys[task % POOL], [payload])
 
+    # the least an atomic exactly-once turn does: the floor script, its arguments built by the cheapest code
+    floor_layouts = [list(ws.schema.keys(sid)) for sid in sids]
+    for layout in floor_layouts:
+        layout[0], layout[1] = layout[1], layout[0]  # the script's order: meta, chat, ids
+    numbers = count()
+
+    async def floor(task: int) -> object:
+        args = [f"f{next(numbers)}", "0011223344556677", payload, str(TOKENS), "1700000000.0"]
+        return await client.invoke_script(FLOOR_SCRIPT, keys=floor_layouts[task % POOL], args=args)
+
     section = Section(key="concurrency", title="Throughput with concurrent tasks")
     started = time.perf_counter()
     levels = []
@@ -172,15 +183,17 @@ async def concurrency(ws: Workspace, config: Config, progress: Progress) -> Sect
         calls = config.trial_calls(tasks)
         await throughput(raw, tasks=tasks, calls=calls // 5)
         await throughput(add, tasks=tasks, calls=calls // 5)
-        rates: dict[str, list[float]] = {"add_message": [], "raw RPUSH": []}
+        await throughput(floor, tasks=tasks, calls=calls // 5)
+        rates: dict[str, list[float]] = {"add_message": [], "raw RPUSH": [], "floor script": []}
         for trial in range(config.concurrency_trials):
-            order = [("raw RPUSH", raw), ("add_message", add)]
+            order = [("raw RPUSH", raw), ("add_message", add), ("floor script", floor)]
             for name, op in order if trial % 2 == 0 else reversed(order):
                 rates[name].append(await throughput(op, tasks=tasks, calls=calls))
             progress.advance()
         add_rate, raw_rate = statistics.median(rates["add_message"]), statistics.median(rates["raw RPUSH"])
         # each trial's pair ran back to back, so the median of their ratios resists drift best
         pairs = [a / r for a, r in zip(rates["add_message"], rates["raw RPUSH"], strict=True)]
+        floors = [f / r for f, r in zip(rates["floor script"], rates["raw RPUSH"], strict=True)]
         levels.append(
             {
                 "tasks": tasks,
@@ -189,6 +202,8 @@ async def concurrency(ws: Workspace, config: Config, progress: Progress) -> Sect
                 "add_message_ops_per_s": round(add_rate, 1),
                 "raw_rpush_ops_per_s": round(raw_rate, 1),
                 "ratio": round(statistics.median(pairs), 3),
+                "floor_script_ops_per_s": round(statistics.median(rates["floor script"]), 1),
+                "floor_ratio": round(statistics.median(floors), 3),
                 "add_message_trials": [round(rate, 1) for rate in rates["add_message"]],
                 "raw_rpush_trials": [round(rate, 1) for rate in rates["raw RPUSH"]],
             }

@@ -215,6 +215,7 @@ async def operations(ws: Workspace, config: Config, progress: Progress) -> Secti
         # on a cluster the user index is another slot: a second command after the script
         Contender(name="create_session", op=create, commands=1 + ws.cluster, trips=1 + ws.cluster),
         Contender(name=f"raw glide LRANGE -{WINDOW} -1", op=lambda: ws.client.lrange(reader_chat, -WINDOW, -1)),
+        Contender(name=f"raw LRANGE -{WINDOW} -1, then decode", op=lambda: _lrange_decoded(ws, reader_chat, reader)),
         Contender(name=f"get_messages(last={WINDOW})", op=lambda: store.get_messages(reader, last=WINDOW)),
         Contender(name=f"get_context(last={WINDOW})", op=lambda: store.get_context(reader, last=WINDOW)),
         Contender(
@@ -230,6 +231,12 @@ async def operations(ws: Workspace, config: Config, progress: Progress) -> Secti
     await interleave(section, contenders, rounds=rounds, warmup=config.warmup(rounds), progress=progress)
     section.extra["decode"] = await _decode_cost(ws, reader, rounds)
     return section
+
+
+async def _lrange_decoded(ws: Workspace, chat: str, session_id: str) -> list[Message]:
+    """The least get_messages could do: one raw LRANGE and the decoding of what it read."""
+    raw = await ws.client.lrange(chat, -WINDOW, -1)
+    return [decode_message(item, key=chat, index=n, session_id=session_id) for n, item in enumerate(raw)]
 
 
 async def _decode_cost(ws: Workspace, session_id: str, rounds: int) -> dict[str, Any]:

@@ -35,6 +35,8 @@ def evaluate(sections: dict[str, Section]) -> list[Target]:
                 measured=operations.row("get_messages(last=50)").p50_us / lrange,
                 op="<=",
                 threshold=GET_VS_LRANGE,
+                floor=operations.row("raw LRANGE -50 -1, then decode").p50_us / lrange,
+                floor_of="the raw LRANGE followed by decoding its entries into Messages",
             ),
             Target(
                 name="get_messages decoding per message (p50)",
@@ -73,6 +75,8 @@ def evaluate(sections: dict[str, Section]) -> list[Target]:
                         measured=level["ratio"],
                         op=">=",
                         threshold=CONCURRENCY_SHARE,
+                        floor=level["floor_ratio"],
+                        floor_of="the floor script (id check + the 4 writes), arguments prebuilt, same tasks",
                     )
                 )
     if "memory" in sections:
@@ -116,6 +120,8 @@ def _append(section: Section) -> list[Target]:
             measured=cookbook / add,
             op=">=",
             threshold=COOKBOOK_VS_ADD,
+            floor=cookbook / section.row("no-op script, same keys and arguments").p50_us,
+            floor_of="the cookbook's 4 awaits over a script that does nothing (no single call can beat it)",
         ),
     ]
 

@@ -97,7 +97,7 @@ def _check_report(report: dict[str, Any], output: str) -> None:
     assert server["no-op script"] < server["floor script (id check + the 4 writes)"] < server["add_message (FCALL)"] * 2
     _check_rows(sections["operations"]["rows"])
     names = [row["name"] for row in sections["operations"]["rows"]]
-    assert {"raw glide LRANGE -50 -1", "get_messages(last=50)", "get_context(last=50)"} <= set(names), names
+    assert {"raw glide LRANGE -50 -1", "raw LRANGE -50 -1, then decode", "get_messages(last=50)"} <= set(names), names
     assert sections["operations"]["decode"]["p50_us"] > 0
     _check_rows(sections["sizes"]["rows"])
     assert len(sections["sizes"]["rows"]) == 6
@@ -108,6 +108,7 @@ def _check_report(report: dict[str, Any], output: str) -> None:
     throughput = sections["concurrency"]["levels"]
     assert [level["tasks"] for level in throughput] == list(TASKS)
     assert all(level["add_message_ops_per_s"] > 0 and level["raw_rpush_ops_per_s"] > 0 for level in throughput)
+    assert all(level["floor_script_ops_per_s"] > 0 and level["floor_ratio"] > 0 for level in throughput)
     memory = sections["memory"]["rows"]
     assert len(memory) == 4 and all(row["bytes_per_message"] > row["stored_json_bytes"] * 0.5 for row in memory)
     strands = sections["strands"]
