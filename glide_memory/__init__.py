@@ -5,6 +5,7 @@ from glide_memory._validate import UNSET
 from glide_memory._version import __version__
 from glide_memory.connection import create_client, parse_url
 from glide_memory.embedded import EmbeddedServer
+from glide_memory.embedded_cluster import EmbeddedCluster
 from glide_memory.errors import (
     BridgeError,
     ConfigurationError,
@@ -42,6 +43,7 @@ __all__ = [
     "ChatHistory",
     "ConfigurationError",
     "CorruptedEntryError",
+    "EmbeddedCluster",
     "EmbeddedServer",
     "EmbeddedServerError",
     "EventLoopError",
