@@ -214,15 +214,17 @@ class UserIndex:
             lambda: self._requests.client.custom_command(["EXPIRE", index, str(longest), "GT"]), user_id=user_id
         )
 
-    async def extend(self, user_id: str, ttl: int | None) -> None:
+    async def extend(self, user_id: str, ttl: int | None, *, deadline: float | None = None) -> None:
         """Make the index outlive a session whose TTL was just refreshed to ``ttl`` (``None``: never expires)."""
         index = self._schema.user_sessions(user_id)
         client = self._requests.client
         if ttl is None:
-            await self._requests.run(lambda: client.persist(index), user_id=user_id)
+            await self._requests.run(lambda: client.persist(index), user_id=user_id, deadline=deadline)
             return
         seconds = str(ttl + scripts.INDEX_MARGIN_SECONDS)
-        await self._requests.run(lambda: client.custom_command(["EXPIRE", index, seconds, "GT"]), user_id=user_id)
+        await self._requests.run(
+            lambda: client.custom_command(["EXPIRE", index, seconds, "GT"]), user_id=user_id, deadline=deadline
+        )
 
     async def reindex(self, *, count: int = 1000) -> Reindexed:
         """Index every meta HASH in the keyspace, then drop index members whose session is gone (SCAN)."""

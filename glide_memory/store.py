@@ -68,6 +68,7 @@ DEFAULT_TTL = timedelta(hours=24)
 """Sessions expire after 24 hours without activity unless told otherwise, as in the cookbook."""
 
 _DELETE_ROUNDS = 20  # delete_user rounds: sessions created meanwhile are caught by the next
+_INDEX_EXTEND_DEADLINE = 1.0  # seconds an append waits for its index's TTL refresh, which is best-effort
 _COMPANION_CACHE = 4096  # sessions whose companion keys a store remembers between calls
 _log = logging.getLogger("glide_memory")
 
@@ -933,7 +934,15 @@ class SessionStore:
             exc.message_ids = tuple(message[0] for message in encoded)
             raise
         if done.refreshed and done.owner is not None:
-            await self._index.extend(done.owner, done.ttl or None)
+            try:
+                await self._index.extend(done.owner, done.ttl or None, deadline=_INDEX_EXTEND_DEADLINE)
+            except GlideMemoryError as exc:
+                if not exc.retryable:
+                    raise
+                # the messages are stored: an error would make the caller retry what succeeded. The index
+                # outlives its sessions by INDEX_MARGIN_SECONDS (on a cluster it may sit on a shard that is
+                # down) and the next refresh extends it again
+                _log.warning("session %s: its user index's TTL was not extended: %s", session_id, exc)
 
     def _window(self, max_messages: int | None, session_id: str) -> int:
         if max_messages is None:
