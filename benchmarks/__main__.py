@@ -54,7 +54,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
         prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--url", help="valkey:// URL of the server (default: $VALKEY_URL, else an embedded server)")
-    parser.add_argument("--cluster", action="store_true", help="use a cluster client (embedded: a one-node cluster)")
+    parser.add_argument(
+        "--cluster", action="store_true", help="a cluster client (embedded: 3 primaries, 1 replica each)"
+    )
     parser.add_argument("--full", action="store_true", help="more samples and the cookbook's literal SCAN loop")
     parser.add_argument("--samples", type=int, help="recorded rounds of every latency group (overrides the preset)")
     parser.add_argument("--keyspaces", type=_counts, help="sessions in the keyspace, e.g. 1000,10000,100000")

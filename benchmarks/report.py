@@ -138,7 +138,7 @@ def render(results: Results) -> str:
     versions, machine = results.versions, results.machine
     server = results.server
     kind = "embedded " if server["embedded"] else ""
-    kind += "cluster" if server["cluster"] else "standalone"
+    kind += f"cluster of {server['nodes']} nodes" if server["cluster"] else "standalone"
     lines = [
         f"glide-memory {versions['glide_memory']} benchmark ({results.config.mode}), {results.started_at}",
         f"valkey-glide {versions['valkey_glide']}, server {versions['server']} ({kind}), Python {versions['python']}",

@@ -21,6 +21,7 @@ from benchmarks.targets import evaluate
 from benchmarks.workspace import BATCH_SESSIONS, Workspace
 from glide_memory import EmbeddedServer
 from glide_memory.connection import create_client, parse_url
+from glide_memory.embedded_cluster import EmbeddedCluster
 
 REQUEST_TIMEOUT_MS = 10_000
 """Generous: a loaded 2-core machine must not turn a slow sample into an error."""
@@ -148,11 +149,13 @@ async def run(config: Config, *, command: str) -> Results:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
     url = config.url or os.environ.get("VALKEY_URL") or None
-    server = None
+    server: EmbeddedServer | EmbeddedCluster | None = None
     if url is None:
-        server = EmbeddedServer(cluster=config.cluster)
+        # a real multi-node cluster: 3 primaries, each with a replica (no AOF, like the standalone server)
+        server = EmbeddedCluster(3, 1, persistent=False) if config.cluster else EmbeddedServer()
         await asyncio.to_thread(server.start)
         url = server.url
+    nodes = len(server.nodes) if isinstance(server, EmbeddedCluster) else len(parse_url(url).addresses)
     try:
         client = await create_client(
             url, cluster=config.cluster or None, request_timeout_ms=REQUEST_TIMEOUT_MS, client_name="glide-memory-bench"
@@ -188,6 +191,7 @@ async def run(config: Config, *, command: str) -> Results:
         machine=_machine(),
         server={
             "address": f"{settings.host}:{settings.port}",
+            "nodes": nodes,
             "embedded": server is not None,
             "cluster": ws.cluster,
             "namespace": ws.namespace,

@@ -148,9 +148,11 @@ async def test_quick_harness_writes_complete_report(valkey_url: str, client: Cli
 
 
 async def test_harness_runs_on_a_cluster_client(tmp_path: Path) -> None:
-    """--cluster runs every section through a cluster client (an embedded one-node cluster)."""
+    """--cluster runs every section through a cluster client (an embedded 3-primary, 3-replica cluster)."""
     env = {name: value for name, value in os.environ.items() if name != "VALKEY_URL"}
     cluster_url = os.environ.get("VALKEY_CLUSTER_URL")
     report, output = await _run_bench(tmp_path, "--cluster", *(("--url", cluster_url) if cluster_url else ()), env=env)
     _check_report(report, output)
     assert report["server"]["cluster"] is True
+    if not cluster_url:
+        assert report["server"]["nodes"] == 6 and "cluster of 6 nodes" in output
