@@ -37,6 +37,8 @@ class Reindexed:
     """Sessions found by their meta HASH and (re)added to their user's index."""
     removed: int
     """Index members dropped because their session was gone or had another owner."""
+    pages: int = 0
+    """SCAN pages read so far (about the keyspace's size over ``count`` for each of the two passes)."""
 
 
 class UserSessions(list[SessionInfo]):
@@ -226,16 +228,21 @@ class UserIndex:
             lambda: client.custom_command(["EXPIRE", index, seconds, "GT"]), user_id=user_id, deadline=deadline
         )
 
-    async def reindex(self, *, count: int = 1000) -> Reindexed:
+    async def reindex(self, *, count: int = 1000, progress: Callable[[Reindexed], None] | None = None) -> Reindexed:
         """Index every meta HASH in the keyspace, then drop index members whose session is gone (SCAN)."""
-        indexed = 0
+        indexed = removed = pages = 0
         async for keys in self._scan(self._schema.meta_scan_pattern(), ObjectType.HASH, count):
             indexed += await self._index_metas(keys)
-        removed = 0
+            pages += 1
+            if progress is not None:
+                progress(Reindexed(indexed=indexed, removed=removed, pages=pages))
         async for keys in self._scan(self._schema.index_scan_pattern(), ObjectType.SET, count):
             for key in keys:
                 removed += await self._sweep(key.decode("utf-8", "replace"))
-        return Reindexed(indexed=indexed, removed=removed)
+            pages += 1
+            if progress is not None:
+                progress(Reindexed(indexed=indexed, removed=removed, pages=pages))
+        return Reindexed(indexed=indexed, removed=removed, pages=pages)
 
     async def _scan(self, pattern: str, kind: ObjectType, count: int) -> AsyncIterator[list[bytes]]:
         client = self._requests.client

@@ -756,7 +756,9 @@ class SessionStore:
             _validate.identifier(after, kind="after")
         return await self._index.sessions(user_id, limit=index_limit, after=after)
 
-    async def reindex_user_sessions(self, *, count: int = 1000) -> Reindexed:
+    async def reindex_user_sessions(
+        self, *, count: int = 1000, progress: Callable[[Reindexed], None] | None = None
+    ) -> Reindexed:
         """Rebuild the user indexes: add every session found by its meta HASH, drop members that are gone.
 
         For data written without the index (the cookbook's raw commands) and
@@ -764,13 +766,18 @@ class SessionStore:
         package's only keyspace SCANs: run them as maintenance, never on a
         request path.
 
+        Args:
+            count: SCAN's COUNT hint per page.
+            progress: Called after every SCAN page with the totals so far;
+                two passes of about ``DBSIZE / count`` pages each.
+
         Returns:
             How many sessions were indexed and how many members removed.
         """
         _validate.positive(count, "count")
         if self._owner is not None:
             raise PermissionDeniedError("reindexing spans every user: run it on the store, not a user's view")
-        return await self._index.reindex(count=count)
+        return await self._index.reindex(count=count, progress=progress)
 
     # -- messages ---------------------------------------------------------
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from glide_memory import InvalidInputError, SessionStore
+from glide_memory.index import Reindexed
 from tests.support import Client
 
 
@@ -39,8 +42,13 @@ async def test_reindex_removes_members_whose_session_is_gone(
     theirs = (await ns_store.create_session("bob")).session_id
     await client.delete([ns_store.schema.meta(gone)])  # as if it had expired
     await client.sadd(ns_store.schema.user_sessions("alice"), [theirs])
-    report = await ns_store.reindex_user_sessions()
+    seen: list[Reindexed] = []
+    report = await ns_store.reindex_user_sessions(count=10, progress=seen.append)
     assert report.indexed == 2 and report.removed == 2
+    # one report per SCAN page, running totals, the last one equal to the result
+    assert len(seen) == report.pages >= 2 and seen[-1] == report
+    assert [r.pages for r in seen] == list(range(1, report.pages + 1))
+    assert all(a.indexed <= b.indexed and a.removed <= b.removed for a, b in itertools.pairwise(seen))
     assert await client.smembers(ns_store.schema.user_sessions("alice")) == {live.encode()}
 
 
