@@ -139,6 +139,10 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
         Contender(name="raw glide RPUSH", op=lambda: client.rpush(raw_key, [payload])),
         Contender(name="add_message", op=lambda: store.add_message(sid, "user", TURN_TEXT, TOKENS)),
         Contender(
+            name="add_message, caller's message_id",
+            op=lambda: store.add_message(sid, "user", TURN_TEXT, TOKENS, message_id=f"turn-{next(numbers)}"),
+        ),
+        Contender(
             name=f"add_message, window {WINDOW}",
             op=lambda: store.add_message(windowed, "user", TURN_TEXT, TOKENS, max_messages=WINDOW),
         ),

@@ -83,7 +83,11 @@ def _check_report(report: dict[str, Any], output: str) -> None:
     _check_rows(commands)
     assert len(commands) == 12 and any(row["name"].startswith("SCAN MATCH meta:*") for row in commands)
     _check_rows(sections["append"]["rows"])
-    assert [row["name"] for row in sections["append"]["rows"]][:2] == ["raw glide RPUSH", "add_message"]
+    assert [row["name"] for row in sections["append"]["rows"]][:3] == [
+        "raw glide RPUSH",
+        "add_message",
+        "add_message, caller's message_id",
+    ]
     server = sections["append"]["server_us_per_call"]
     assert set(server) == {
         "add_message (FCALL)",
