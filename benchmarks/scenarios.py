@@ -150,6 +150,7 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
             name="raw FCALL append (arguments prebuilt)",
             op=lambda: client.fcall(function, keys=raw_layout, arguments=prebuilt.popleft()),
         ),
+        Contender(name="floor script (id check + the 4 writes)", op=floor),
         Contender(name="no-op script, same keys and arguments", op=noop),
         Contender(name="cookbook add (4 awaits)", op=cookbook_add, commands=4, trips=4),
     ]
