@@ -30,6 +30,8 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 def _wait_for_interrupt() -> None:
     """Block until Ctrl-C (SIGINT) or SIGTERM."""
+    # a shell starts `glide-memory server &` with SIGINT ignored: take it back, so `kill -INT` stops it too
+    signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     with contextlib.suppress(KeyboardInterrupt):
         while True:

@@ -175,6 +175,25 @@ async def test_server_cluster_serves_the_cli_until_ctrl_c() -> None:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
+def test_server_started_in_the_background_stops_on_sigint() -> None:
+    """A shell starts `glide-memory server &` with SIGINT ignored; kill -INT still stops it and its server."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "glide_memory", "--json", "server"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # what a shell's & does
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        port = int(json.loads(process.stdout.readline())["url"].rsplit(":", 1)[1])
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0 and b"Traceback" not in err
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
 async def test_export_delete_import_export_gives_the_same_bytes(
     store: SessionStore, client: Client, valkey_url: str, user_id: str, namespace: str, tmp_path: Path
 ) -> None:
