@@ -4,58 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import heapq
 import logging
 import os
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
-from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from glide import Batch, ClusterBatch, GlideClient, GlideClusterClient
 
 from glide_memory import _validate, context, scripts, transfer
+from glide_memory._messages import MessagesMixin
+from glide_memory._records import RecordsMixin
 from glide_memory._requests import DEFAULT_MAX_IN_FLIGHT, Requests, RetryPolicy
+from glide_memory._users import UsersMixin
 from glide_memory._validate import TTL, UNSET, Unset
-from glide_memory.codec import (
-    RESERVED_FIELDS,
-    build_message,
-    coerce_role,
-    decode_message,
-    decode_session_info,
-    encode_message,
-    format_time,
-)
+from glide_memory.codec import RESERVED_FIELDS, decode_session_info, format_time
 from glide_memory.connection import ConnectOptions, create_client
 from glide_memory.context import Format
 from glide_memory.embedded import EmbeddedServer
 from glide_memory.errors import (
     GlideMemoryError,
-    InvalidIdError,
     InvalidInputError,
-    InvalidTokensError,
     PermissionDeniedError,
-    ServerError,
     SessionExistsError,
     SessionNotFoundError,
 )
-from glide_memory.index import Reindexed, UserIndex, UserSessions
-from glide_memory.keys import (
-    KeySchema,
-    ListNames,
-    SessionKeys,
-    list_names,
-    new_message_id,
-    new_session_id,
-    record_kind,
-    thread_companion,
-    thread_of,
-)
-from glide_memory.models import Content, Message, Role, SessionInfo
+from glide_memory.index import UserIndex
+from glide_memory.keys import KeySchema, new_session_id, thread_of
+from glide_memory.models import Message, SessionInfo
 
 if TYPE_CHECKING:
     from glide_memory.history import ChatHistory
@@ -67,13 +47,10 @@ T = TypeVar("T")
 DEFAULT_TTL = timedelta(hours=24)
 """Sessions expire after 24 hours without activity unless told otherwise, as in the cookbook."""
 
-_DELETE_ROUNDS = 20  # delete_user rounds: sessions created meanwhile are caught by the next
-_INDEX_EXTEND_DEADLINE = 1.0  # seconds an append waits for its index's TTL refresh, which is best-effort
-_COMPANION_CACHE = 4096  # sessions whose companion keys a store remembers between calls
 _log = logging.getLogger("glide_memory")
 
 
-class SessionStore:
+class SessionStore(MessagesMixin, RecordsMixin, UsersMixin):
     """Chat sessions on Valkey: messages, metadata, TTLs and a per-user index.
 
     Every write is idempotent and every call retries transient failures by
@@ -298,29 +275,6 @@ class SessionStore:
     def user_id(self) -> str | None:
         """The user a :meth:`for_user` view acts for; ``None`` for the store itself."""
         return self._owner
-
-    def _forbidden(self, session_id: str, owner: bytes | str | None) -> PermissionDeniedError:
-        return PermissionDeniedError(
-            f"session {session_id!r} belongs to another user than {self._owner!r}",
-            session_id=session_id,
-            user_id=self._owner,
-        )
-
-    async def _read(self, session_id: str, meta: str, fill: Callable[[Batch | ClusterBatch], object]) -> list[Any]:
-        """Send read commands in one trip; on a user view, atomically after checking the owner."""
-        if self._owner is None:
-            return await self._requests.pipeline(fill, session_id=session_id)
-
-        def checked(batch: Batch | ClusterBatch) -> None:
-            batch.hget(meta, "user_id")
-            fill(batch)
-
-        owner, *replies = await self._requests.pipeline(
-            checked, session_id=session_id, user_id=self._owner, atomic=True
-        )
-        if owner is not None and owner != self._owner.encode():
-            raise self._forbidden(session_id, owner)
-        return replies
 
     async def close(self) -> None:
         """Close the store, and the client and server it created; idempotent. A view's close does nothing."""
@@ -563,61 +517,6 @@ class SessionStore:
         if owner is not None:
             await self._index.extend(owner, kept or None)
 
-    async def _with_companions(
-        self,
-        session_id: str,
-        keys: SessionKeys,
-        call: Callable[[list[str], str], Awaitable[T]],
-        *,
-        register: str = "",
-    ) -> T:
-        """Run a write with every key of the session declared, learning its companions if the cache is stale.
-
-        ``register`` names a companion the write adds; it is declared too.
-        """
-        known = self._companions.get(session_id, "")
-        if not known and not register:  # the common case: a session of the main conversation only
-            try:
-                return await call([keys.meta, keys.chat, keys.ids], "")
-            except scripts.Stale as stale:
-                known = stale.companions
-        # each 'stale' reply means another writer added a companion meanwhile, so this always progresses
-        for _ in range(64):
-            names = sorted({*filter(None, known.split(",")), *([register] if register else [])})
-            declared = ",".join(names)
-            layout = [keys.meta, keys.chat, keys.ids, *(self.schema.companion(session_id, n) for n in names)]
-            try:
-                result = await call(layout, declared)
-            except scripts.Stale as stale:
-                known = stale.companions
-                continue
-            self._remember_companions(session_id, declared)
-            return result
-        raise ServerError(f"the companion keys of session {session_id!r} kept changing", session_id=session_id)
-
-    def _remember_companions(self, session_id: str, companions: str) -> None:
-        if companions:
-            self._companions[session_id] = companions
-            self._companions.move_to_end(session_id)
-            while len(self._companions) > _COMPANION_CACHE:
-                self._companions.popitem(last=False)
-        else:
-            self._companions.pop(session_id, None)
-
-    def _target(self, session_id: str, keys: SessionKeys, thread: str | None) -> tuple[str, str]:
-        """Return the list key of ``thread`` (the main conversation for ``None``) and its companion name."""
-        if thread is None:
-            return keys.chat, ""
-        name = thread_companion(thread, session_id=session_id)
-        return self.schema.companion(session_id, name), name
-
-    def _list(self, session_id: str, thread: str | None) -> tuple[SessionKeys, str, ListNames]:
-        """Return the session's keys, the key of one of its lists, and the names that go with that list."""
-        keys = self.schema.keys(session_id)
-        names = list_names(thread, session_id=session_id)
-        target = keys.chat if thread is None else self.schema.companion(session_id, names.companion)
-        return keys, target, names
-
     async def delete_session(self, session_id: str) -> bool:
         """Delete every key of a session (messages, metadata, threads, records) and its index entry.
 
@@ -652,42 +551,7 @@ class SessionStore:
             await self._requests.run(lambda: client.srem(index, [session_id]), session_id=session_id)
         return bool(deleted)
 
-    async def delete_user(self, user_id: str) -> int:
-        """Delete every session indexed under ``user_id``, with all they hold (threads, records, archives).
-
-        For a data-erasure request or a closed account. Safe under
-        concurrent writes: index members are deleted one by one (each with
-        its owner checked, so a stale member never deletes another user's
-        session) and removed from the index, and the index is never dropped
-        whole, so a session created meanwhile is either deleted by a later
-        round or stays indexed, never orphaned. Sessions written without the
-        index (the cookbook's raw commands) are found after
-        :meth:`reindex_user_sessions`.
-
-        Returns:
-            How many sessions were deleted.
-        """
-        index = self.schema.user_sessions(user_id)
-        if self._owner is not None and user_id != self._owner:
-            raise PermissionDeniedError(f"a view for user {self._owner!r} cannot delete {user_id!r}")
-        view = self.for_user(user_id)
-        deleted = 0
-        for _ in range(_DELETE_ROUNDS):
-            members = sorted(await self._requests.run(lambda: self._client.smembers(index), user_id=user_id))
-            if not members:
-                break
-            for start in range(0, len(members), 64):
-                chunk = [m.decode("utf-8", "replace") for m in members[start : start + 64]]
-                results = await asyncio.gather(*(view._delete_member(sid) for sid in chunk))
-                deleted += sum(results)
-                await self._requests.run(partial(self._client.srem, index, list(chunk)), user_id=user_id)
-        return deleted
-
-    async def _delete_member(self, session_id: str) -> int:
-        try:
-            return int(await self.delete_session(session_id))
-        except (PermissionDeniedError, InvalidIdError):
-            return 0  # another user's session, or an id we never wrote: only the index entry goes
+    # -- calls served by transfer, context and history, whose functions take the store itself --
 
     async def export_session(self, session_id: str) -> AsyncIterator[bytes]:
         """Yield one session as JSON Lines: metadata, every message of every list, records, message ids.
@@ -717,330 +581,6 @@ class SessionStore:
                 without it they raise :class:`SessionExistsError`.
         """
         return await transfer.import_sessions(self, lines, replace=replace)
-
-    def _index_key(self, owner: str | None) -> str | None:
-        if owner is None:
-            return None
-        try:
-            return self.schema.user_sessions(owner)
-        except InvalidIdError:
-            return None  # the owner was written by other code; nothing of ours indexes it
-
-    async def list_user_sessions(
-        self, user_id: str, *, limit: int | None = None, after: str | None = None
-    ) -> UserSessions:
-        """Return a user's sessions, most recently active first (a page of them with ``limit``).
-
-        Reads the ``user_sessions:<uid>`` index and the sessions' metadata in
-        one pipelined round trip; no scan. Ids of sessions that expired (or
-        now belong to someone else) are removed from the index, re-checked so
-        that a session re-created meanwhile stays. On a cluster with part of
-        it down, the sessions that can be read are returned and the others
-        are named in ``unreachable`` (after the retry budget).
-
-        Args:
-            user_id: The user.
-            limit: At most this many sessions; the result's ``next_after``
-                continues from there.
-            after: Continue after this session id (a previous ``next_after``).
-
-        Returns:
-            A :class:`UserSessions` list.
-        """
-        if self._owner is not None and user_id != self._owner:
-            raise PermissionDeniedError(
-                f"a view for user {self._owner!r} cannot list the sessions of {user_id!r}", user_id=self._owner
-            )
-        index_limit = _validate.optional_positive(limit, "limit")
-        if after is not None:
-            _validate.identifier(after, kind="after")
-        return await self._index.sessions(user_id, limit=index_limit, after=after)
-
-    async def reindex_user_sessions(
-        self, *, count: int = 1000, progress: Callable[[Reindexed], None] | None = None
-    ) -> Reindexed:
-        """Rebuild the user indexes: add every session found by its meta HASH, drop members that are gone.
-
-        For data written without the index (the cookbook's raw commands) and
-        for indexes left behind. This and the CLI's ``reindex`` are the
-        package's only keyspace SCANs: run them as maintenance, never on a
-        request path.
-
-        Args:
-            count: SCAN's COUNT hint per page.
-            progress: Called after every SCAN page with the totals so far;
-                two passes of about ``DBSIZE / count`` pages each.
-
-        Returns:
-            How many sessions were indexed and how many members removed.
-        """
-        _validate.positive(count, "count")
-        if self._owner is not None:
-            raise PermissionDeniedError("reindexing spans every user: run it on the store, not a user's view")
-        return await self._index.reindex(count=count, progress=progress)
-
-    # -- messages ---------------------------------------------------------
-
-    async def add_message(
-        self,
-        session_id: str,
-        role: Role | str,
-        content: Content,
-        tokens_used: int | None = None,
-        *,
-        max_messages: int | None = None,
-        name: str | None = None,
-        tool_calls: list[dict[str, Any]] | None = None,
-        tool_call_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        message_id: str | None = None,
-        thread: str | None = None,
-        pinned: bool | None = None,
-    ) -> Message:
-        """Append a message and account its tokens, in one atomic round trip, exactly once.
-
-        The append, ``message_count``/``token_count``, ``last_active``, the
-        sliding-window trim and the TTL refresh happen together or not at
-        all. The message is applied at most once per ``message_id`` in the
-        session: a repeat with the same message is a no-op that succeeds.
-
-        Args:
-            session_id: The session.
-            role: ``system``, ``user``, ``assistant`` or ``tool``.
-            content: Text or a list of content blocks.
-            tokens_used: Tokens to account for this message; left out, the
-                store's ``token_counter`` counts them (0 without one).
-            max_messages: Keep only the newest N unpinned messages of the
-                list; the store's default if ``None``.
-            name: An author name.
-            tool_calls: Tool calls requested by an assistant message.
-            tool_call_id: The call a tool message answers.
-            metadata: Free-form JSON data kept with the message.
-            message_id: The message's id; one is generated (and kept across
-                the store's own retries) if ``None``. Pass your own to retry
-                safely after an error or a cancellation.
-            thread: A named conversation of the session (e.g. one per
-                agent) instead of its main one.
-            pinned: Keep it in every window; ``None`` pins system messages
-                (unless the store's ``pin_system`` is off).
-
-        Returns:
-            The :class:`Message` as stored (its ``id`` set).
-
-        Raises:
-            SessionNotFoundError: the session does not exist or expired.
-            MessageConflictError: ``message_id`` holds a different message.
-            InvalidRoleError, InvalidTokensError, InvalidContentError: bad
-                input; nothing was written.
-        """
-        checked_role = coerce_role(role, session_id=session_id)
-        if pinned is not None and type(pinned) is not bool:
-            raise InvalidInputError(f"pinned must be a bool or None, not {pinned!r}", session_id=session_id)
-        message = build_message(
-            checked_role,
-            content,
-            0 if tokens_used is None else tokens_used,
-            self._clock(),
-            new_message_id() if message_id is None else message_id,
-            name,
-            tool_calls,
-            tool_call_id,
-            metadata,
-            (self.pin_system and checked_role is Role.SYSTEM) if pinned is None else pinned,
-        )
-        if tokens_used is None and self.token_counter is not None:
-            message = message.replace(tokens=self._count(message, session_id))
-        await self._append(session_id, [message], max_messages, thread)
-        return message
-
-    def _count(self, message: Message, session_id: str) -> int:
-        """Count a message's tokens with the store's token_counter."""
-        assert self.token_counter is not None
-        try:
-            counted = self.token_counter(message)
-        except Exception as exc:
-            raise InvalidInputError(f"token_counter failed: {exc!r}", session_id=session_id) from exc
-        if type(counted) is not int or not 0 <= counted <= _validate.MAX_COUNTER:
-            raise InvalidTokensError(
-                f"token_counter returned {counted!r}, not an int from 0 to 2**63-1", session_id=session_id
-            )
-        return counted
-
-    async def add_messages(
-        self,
-        session_id: str,
-        messages: Iterable[Message],
-        *,
-        max_messages: int | None = None,
-        thread: str | None = None,
-    ) -> list[Message]:
-        """Append several messages in one atomic round trip, each exactly once per id.
-
-        Messages without a timestamp get the current time, without an id a
-        generated one, with 0 tokens the store's ``token_counter``'s count
-        (if it has one); system messages are pinned when ``pin_system`` is on.
-
-        Returns:
-            The messages as stored.
-
-        Raises:
-            InvalidInputError: not :class:`Message` values, or one id twice.
-        """
-        if not isinstance(messages, Iterable) or isinstance(messages, str | bytes | Mapping):
-            raise InvalidInputError(
-                f"messages must be an iterable of Message values, not {type(messages).__name__}", session_id=session_id
-            )
-        now = self._clock()
-        stored = []
-        for message in messages:
-            if not isinstance(message, Message):
-                raise InvalidInputError(f"messages must be Message values, not {message!r}", session_id=session_id)
-            ready = _stamped(message, now, session_id)
-            if self.pin_system and ready.role is Role.SYSTEM and not ready.pinned:
-                ready = ready.replace(pinned=True)
-            if ready.tokens == 0 and self.token_counter is not None:
-                ready = ready.replace(tokens=self._count(ready, session_id))
-            stored.append(ready)
-        if len({m.id for m in stored}) != len(stored):
-            raise InvalidInputError("two messages of one call share an id", session_id=session_id)
-        await self._append(session_id, stored, max_messages, thread)
-        return stored
-
-    async def _append(
-        self, session_id: str, messages: list[Message], max_messages: int | None, thread: str | None
-    ) -> None:
-        keys, target, names = self._list(session_id, thread)
-        window = self._window(max_messages, session_id)
-        register = names.companion
-        encoded = []
-        for message in messages:
-            payload, digest = encode_message(message, session_id=session_id)
-            encoded.append((message.id or "", digest, message.tokens, message.pinned, payload))
-        if not encoded:
-            await self._must_exist(session_id, keys.meta)
-            return
-
-        async def call(layout: list[str], companions: str) -> scripts.Appended:
-            return await scripts.append(
-                self._requests,
-                layout,
-                session_id=session_id,
-                now=format_time(self._clock()),
-                window=window,
-                owner=self._owner,
-                companions=companions,
-                register=register,
-                target=layout.index(target),
-                pin_field=names.pinned,
-                messages=encoded,
-            )
-
-        try:
-            done = await self._with_companions(session_id, keys, call, register=register)
-        except GlideMemoryError as exc:
-            exc.message_ids = tuple(message[0] for message in encoded)
-            raise
-        if done.refreshed and done.owner is not None:
-            try:
-                await self._index.extend(done.owner, done.ttl or None, deadline=_INDEX_EXTEND_DEADLINE)
-            except GlideMemoryError as exc:
-                if not exc.retryable:
-                    raise
-                # the messages are stored: an error would make the caller retry what succeeded. The index
-                # outlives its sessions by INDEX_MARGIN_SECONDS (on a cluster it may sit on a shard that is
-                # down) and the next refresh extends it again
-                _log.warning("session %s: its user index's TTL was not extended: %s", session_id, exc)
-
-    def _window(self, max_messages: int | None, session_id: str) -> int:
-        if max_messages is None:
-            return self.max_messages or 0
-        return _validate.positive(max_messages, "max_messages", session_id=session_id)
-
-    async def _must_exist(self, session_id: str, meta: str) -> None:
-        if not await self._requests.run(lambda: self._client.exists([meta]), session_id=session_id):
-            raise SessionNotFoundError(session_id)
-
-    async def get_messages(
-        self, session_id: str, *, last: int | None = None, thread: str | None = None, include_archived: bool = False
-    ) -> list[Message]:
-        """Return a session's messages, oldest first (the newest ``last`` if given).
-
-        Args:
-            session_id: The session.
-            last: Return only the newest ``last`` messages.
-            thread: Read a named thread instead of the main conversation.
-            include_archived: Include the messages summaries archived, in the
-                order they came in (with ``last``: counted among the newest).
-
-        Raises:
-            SessionNotFoundError: the session does not exist.
-            CorruptedEntryError: a stored entry does not decode; it names the
-                position (from the end with ``last``), and
-                :meth:`get_message` still reads the others.
-        """
-        keys = self.schema.keys(session_id)
-        target, _ = self._target(session_id, keys, thread)
-        if last is not None:
-            _validate.non_negative(last, "last", session_id=session_id)
-        if include_archived:
-            return await self._with_archive(session_id, keys, target, thread, last)
-        if last == 0:
-            await self._must_exist(session_id, keys.meta)
-            return []
-        start = -last if last else 0
-        if self._owner is not None:
-            (items,) = await self._read(session_id, keys.meta, lambda batch: batch.lrange(target, start, -1))
-        else:
-            items = await self._requests.run(
-                lambda: self._client.lrange(target, start, -1), session_id=session_id, key=target
-            )
-        if not items:
-            await self._must_exist(session_id, keys.meta)
-            return []
-        # with ``last`` positions are counted from the end, so no length is needed
-        first = -len(items) if last else 0
-        return [
-            decode_message(raw, key=target, index=first + offset, session_id=session_id)
-            for offset, raw in enumerate(items)
-        ]
-
-    async def _with_archive(
-        self, session_id: str, keys: SessionKeys, target: str, thread: str | None, last: int | None
-    ) -> list[Message]:
-        archive = self.schema.companion(session_id, list_names(thread, session_id=session_id).archive)
-
-        def fill(batch: Batch | ClusterBatch) -> None:
-            batch.exists([keys.meta]).lrange(archive, 0, -1).lrange(target, 0, -1)
-
-        found, archived, current = await self._read(session_id, keys.meta, fill)
-        if not found:
-            raise SessionNotFoundError(session_id)
-        old = [decode_message(raw, key=archive, index=n, session_id=session_id) for n, raw in enumerate(archived)]
-        now = [decode_message(raw, key=target, index=n, session_id=session_id) for n, raw in enumerate(current)]
-        # pinned messages stay in the list while later ones are archived: merge back into the order they came in
-        messages = list(heapq.merge(old, now, key=lambda m: m.timestamp or 0.0))
-        return messages[-last:] if last else ([] if last == 0 else messages)
-
-    async def get_message(self, session_id: str, index: int, *, thread: str | None = None) -> Message | None:
-        """Return the message at ``index`` (negative counts from the end), or ``None``.
-
-        Raises:
-            SessionNotFoundError: the session does not exist.
-            CorruptedEntryError: that entry does not decode.
-        """
-        keys = self.schema.keys(session_id)
-        target, _ = self._target(session_id, keys, thread)
-        position = _validate.index(index, session_id=session_id)
-        if self._owner is not None:
-            (raw,) = await self._read(session_id, keys.meta, lambda batch: batch.lindex(target, position))
-        else:
-            raw = await self._requests.run(
-                lambda: self._client.lindex(target, position), session_id=session_id, key=target
-            )
-        if raw is None:
-            await self._must_exist(session_id, keys.meta)
-            return None
-        return decode_message(raw, key=target, index=position, session_id=session_id)
 
     async def get_window(
         self, session_id: str, *, max_tokens: int | None = None, last: int | None = None, thread: str | None = None
@@ -1148,297 +688,8 @@ class SessionStore:
         """Pin (or with ``pinned=False`` unpin) a stored message; return whether it was found."""
         return await context.pin(self, session_id, message_id, pinned, thread=thread)
 
-    async def _read_context(
-        self, session_id: str, target: str, meta: str, budget: int | None, limit: int, pin_field: str, summary: str
-    ) -> scripts.Context:
-        if self._owner is None:
-            return await scripts.context(
-                self._requests,
-                target,
-                meta,
-                session_id=session_id,
-                max_tokens=budget,
-                limit=limit,
-                pin_field=pin_field,
-                summary_field=summary,
-            )
-        function = scripts.FUNCTION_NAMES["context"]
-        arguments: list[str | bytes] = ["-1" if budget is None else str(budget), str(limit), pin_field, summary]
-        (reply,) = await self._read(
-            session_id, meta, lambda batch: batch.fcall_ro(function, keys=[target, meta], arguments=arguments)
-        )
-        flat = reply[1]
-        pinned = [(int(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2)]
-        found = None if reply[2] is None or reply[2] is False else reply[2]
-        return scripts.Context(int(reply[0]), pinned, found, int(reply[3]), list(reply[4]))
-
-    async def _read_for_summary(
-        self, session_id: str, meta: str, target: str, summary_field: str
-    ) -> tuple[bytes | None, list[bytes]]:
-        def fill(batch: Batch | ClusterBatch) -> None:
-            batch.exists([meta]).hget(meta, summary_field).lrange(target, 0, -1)
-
-        found, previous, entries = await self._read(session_id, meta, fill)
-        if not found:
-            raise SessionNotFoundError(session_id)
-        return previous, list(entries)
-
-    async def _store_summary(
-        self,
-        session_id: str,
-        keys: SessionKeys,
-        target: str,
-        names: ListNames,
-        *,
-        previous: bytes,
-        count: int,
-        first_id: str,
-        last_id: str,
-        payload: bytes,
-        now: str,
-    ) -> bool:
-        archive = self.schema.companion(session_id, names.archive)
-
-        async def call(layout: list[str], companions: str) -> bool:
-            return await scripts.summarize(
-                self._requests,
-                layout,
-                session_id=session_id,
-                now=now,
-                owner=self._owner,
-                companions=companions,
-                register=names.archive,
-                target=layout.index(target),
-                archive=layout.index(archive),
-                summary_field=names.summary,
-                previous=previous,
-                covered=count,
-                first_id=first_id,
-                last_id=last_id,
-                summary=payload,
-            )
-
-        return await self._with_companions(session_id, keys, call, register=names.archive)
-
-    async def count_messages(self, session_id: str, *, thread: str | None = None) -> int:
-        """Return how many messages the session (or one of its threads) stores now."""
-        keys = self.schema.keys(session_id)
-        target, _ = self._target(session_id, keys, thread)
-        if self._owner is not None:
-            (length,) = await self._read(session_id, keys.meta, lambda batch: batch.llen(target))
-        else:
-            length = await self._requests.run(lambda: self._client.llen(target), session_id=session_id, key=target)
-        if length == 0:
-            await self._must_exist(session_id, keys.meta)
-        return int(length)
-
-    async def clear_messages(self, session_id: str, *, thread: str | None = None) -> int:
-        """Remove a session's messages (or a thread's), keeping the session and its counters.
-
-        Returns:
-            The number of messages removed.
-        """
-        keys, target, names = self._list(session_id, thread)
-        register = names.companion
-
-        async def call(layout: list[str], companions: str) -> int:
-            if target not in layout:
-                return 0  # a thread that was never written holds nothing
-            return await scripts.clear(
-                self._requests,
-                layout,
-                session_id=session_id,
-                owner=self._owner,
-                companions=companions,
-                target=layout.index(target),
-                pin_field=names.pinned,
-            )
-
-        removed = await self._with_companions(session_id, keys, call)
-        if register and not removed:
-            await self._must_exist(session_id, keys.meta)
-        return removed
-
-    async def replace_message(self, session_id: str, message: Message, *, thread: str | None = None) -> bool:
-        """Put a new version of a stored message in its place, found by ``message.id`` (an edit, a redaction).
-
-        The counters are not changed, and a later append of the new version
-        under the same id is a no-op.
-
-        Returns:
-            ``True`` if a stored message had the id, ``False`` if none had
-            (it may have been trimmed by the window).
-
-        Raises:
-            SessionNotFoundError: the session does not exist.
-            InvalidInputError: ``message`` is not a Message with an id.
-        """
-        keys, target, names = self._list(session_id, thread)
-        if not isinstance(message, Message) or message.id is None:
-            raise InvalidInputError("replace_message needs a Message with an id", session_id=session_id)
-        payload, digest = encode_message(_stamped(message, self._clock(), session_id), session_id=session_id)
-
-        async def call(layout: list[str], companions: str) -> int | None:
-            if target not in layout:
-                await self._must_exist(session_id, keys.meta)
-                return None
-            return await scripts.replace(
-                self._requests,
-                layout,
-                session_id=session_id,
-                now=format_time(self._clock()),
-                owner=self._owner,
-                companions=companions,
-                target=layout.index(target),
-                message_id=message.id or "",
-                digest=digest,
-                payload=payload,
-                pin_field=names.pinned,
-            )
-
-        return await self._with_companions(session_id, keys, call) is not None
-
     def history(self, session_id: str, *, thread: str | None = None) -> ChatHistory:
         """Return one session's messages (or one thread's) as a :class:`ChatHistory`."""
         from glide_memory.history import ChatHistory
 
         return ChatHistory(self, session_id, thread=thread)
-
-    async def read_range(
-        self, session_id: str, start: int, stop: int, *, thread: str | None = None
-    ) -> list[tuple[int, bytes]]:
-        """Return ``(index, raw stored entry)`` of positions ``start..stop`` (absolute, inclusive), in one trip.
-
-        For code that decodes entries itself (an integration's own fast path).
-
-        Raises:
-            SessionNotFoundError: the session does not exist.
-        """
-        keys = self.schema.keys(session_id)
-        target, _ = self._target(session_id, keys, thread)
-        first = _validate.non_negative(start, "start", session_id=session_id)
-        last = _validate.index(stop, session_id=session_id)
-
-        def fill(batch: Batch | ClusterBatch) -> None:
-            batch.exists([keys.meta]).lrange(target, first, last)
-
-        found, items = await self._read(session_id, keys.meta, fill)
-        if not found:
-            raise SessionNotFoundError(session_id)
-        return [(first + offset, raw) for offset, raw in enumerate(items)]
-
-    # -- records: named values an integration keeps in a session ----------
-
-    async def put_record(
-        self,
-        session_id: str,
-        kind: str,
-        name: str,
-        value: bytes | str,
-        *,
-        only_if: Literal["absent", "present"] | None = None,
-    ) -> bool:
-        """Store a named value in the session's ``kind`` records (a companion HASH in its slot).
-
-        Integrations keep their own state this way: it shares the session's
-        TTL (refreshed by this write), goes with ``delete_session``, and
-        never shows in :class:`SessionInfo`.
-
-        Args:
-            session_id: The session.
-            kind: The record family, a plain word naming the companion key
-                (``strands`` gives ``strands:<session_id>``).
-            name: The record's name within the family.
-            value: What to store.
-            only_if: Write only if the record is ``"absent"`` or ``"present"``.
-
-        Returns:
-            Whether the value was written (``False`` when ``only_if`` refused).
-
-        Raises:
-            SessionNotFoundError: the session does not exist.
-        """
-        return await self._record(session_id, kind, name, value, only_if or "any")
-
-    async def delete_record(self, session_id: str, kind: str, name: str) -> bool:
-        """Remove a named value of the session's ``kind`` records; return whether it existed.
-
-        Raises:
-            SessionNotFoundError: the session does not exist.
-        """
-        return await self._record(session_id, kind, name, b"", "delete")
-
-    async def _record(self, session_id: str, kind: str, name: str, value: bytes | str, mode: str) -> bool:
-        keys = self.schema.keys(session_id)
-        companion = record_kind(kind)
-        hash_key = self.schema.companion(session_id, companion)
-        field = _validate.identifier(name, kind="record name", session_id=session_id, max_length=1024)
-        if isinstance(value, str):
-            data = _validate.text(value, "record value", session_id=session_id).encode()
-        elif isinstance(value, bytes | bytearray):
-            data = bytes(value)
-        else:
-            raise InvalidInputError(
-                f"a record value is bytes or str, not {type(value).__name__}", session_id=session_id
-            )
-
-        async def call(layout: list[str], companions: str) -> bool:
-            return await scripts.record(
-                self._requests,
-                layout,
-                session_id=session_id,
-                now=format_time(self._clock()),
-                owner=self._owner,
-                companions=companions,
-                register=companion,
-                target=layout.index(hash_key),
-                mode=mode,
-                name=field,
-                value=data,
-            )
-
-        return await self._with_companions(session_id, keys, call, register="" if mode == "delete" else companion)
-
-    async def get_records(self, session_id: str, kind: str, names: Sequence[str]) -> list[bytes | None]:
-        """Return the named values of the session's ``kind`` records (``None`` for each one missing), in one trip."""
-        key = self.schema.companion(session_id, record_kind(kind))
-        fields = [_validate.identifier(n, kind="record name", session_id=session_id, max_length=1024) for n in names]
-        if not fields:
-            return []
-        if self._owner is not None:
-            meta = self.schema.meta(session_id)
-            (scoped,) = await self._read(session_id, meta, lambda batch: batch.hmget(key, list(fields)))
-            return list(scoped)
-        values: list[bytes | None] = await self._requests.run(
-            lambda: self._client.hmget(key, list(fields)), session_id=session_id, key=key
-        )
-        return values
-
-    async def get_record(self, session_id: str, kind: str, name: str) -> bytes | None:
-        """Return one named value of the session's ``kind`` records, or ``None``."""
-        return (await self.get_records(session_id, kind, [name]))[0]
-
-    async def records(self, session_id: str, kind: str) -> dict[str, bytes]:
-        """Return every named value of the session's ``kind`` records."""
-        key = self.schema.companion(session_id, record_kind(kind))
-        if self._owner is not None:
-            (raw,) = await self._read(session_id, self.schema.meta(session_id), lambda batch: batch.hgetall(key))
-        else:
-            raw = await self._requests.run(lambda: self._client.hgetall(key), session_id=session_id, key=key)
-        return {name.decode("utf-8", "replace"): value for name, value in raw.items()}
-
-
-def _stamped(message: Message, now: float, session_id: str) -> Message:
-    """Return ``message`` with a role checked, and a timestamp and id filled in if missing."""
-    return build_message(
-        coerce_role(message.role, session_id=session_id),
-        message.content,
-        message.tokens,
-        now if message.timestamp is None else message.timestamp,
-        new_message_id() if message.id is None else message.id,
-        message.name,
-        message.tool_calls,
-        message.tool_call_id,
-        message.metadata,
-        message.pinned,
-    )
