@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -139,7 +140,9 @@ class _Slots:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # a slot was handed over as this task was cancelled: pass it on
             else:
-                self._waiting.remove(waiter)
+                # a release() may already have popped it (and skipped it, being cancelled)
+                with contextlib.suppress(ValueError):
+                    self._waiting.remove(waiter)
             raise
 
     def try_take(self) -> bool:
