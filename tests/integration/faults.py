@@ -51,9 +51,16 @@ class Ledger:
 
 
 async def run_writers(
-    ledger: Ledger, store: SessionStore, session_ids: list[str], fault: Callable[[], Awaitable[None]]
+    ledger: Ledger,
+    store: SessionStore,
+    session_ids: list[str],
+    fault: Callable[[], Awaitable[None]],
+    *others: Callable[[asyncio.Event], Awaitable[None]],
 ) -> None:
-    """Run one sequential writer per session (ids ``<session>-<n>``) until ``fault`` has run to its end."""
+    """Run one sequential writer per session (ids ``<session>-<n>``) until ``fault`` has run to its end.
+
+    ``others`` run alongside, each given the event that is set once the fault is over.
+    """
     done = asyncio.Event()
 
     async def run_fault() -> None:
@@ -69,4 +76,4 @@ async def run_writers(
             n += 1
             await asyncio.sleep(0.005)
 
-    await asyncio.gather(run_fault(), *(writer(sid) for sid in session_ids))
+    await asyncio.gather(run_fault(), *(other(done) for other in others), *(writer(sid) for sid in session_ids))

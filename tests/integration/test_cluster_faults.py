@@ -22,7 +22,7 @@ from glide_memory import EmbeddedCluster, SessionStore
 from glide_memory._resp import ask
 from glide_memory.embedded_cluster import ClusterNode
 from glide_memory.keys import new_session_id
-from tests.integration.faults import Ledger
+from tests.integration.faults import Ledger, run_writers
 
 NEEDS_NODES = "needs the embedded cluster: it kills, fails over or reshards nodes, and VALKEY_CLUSTER_URL is set"
 WRITERS = 20
@@ -88,29 +88,15 @@ class Workload:
 
     async def run(self, sessions: list[str], fault: Callable[[], Awaitable[None]]) -> None:
         """Run one writer per session, the creator and the deleter until ``fault`` has run to its end."""
-        done = asyncio.Event()
 
-        async def run_fault() -> None:
-            try:
-                await fault()
-            finally:
-                done.set()
-
-        async def writer(session_id: str) -> None:
-            n = 0
-            while not done.is_set() or n < 20:
-                await self.ledger.write(self.store, session_id, f"{session_id}-{n}")
-                n += 1
-                await asyncio.sleep(0.005)
-
-        async def creator() -> None:
+        async def creator(done: asyncio.Event) -> None:
             while not done.is_set():
                 session_id = next(self.ids)
                 if await self._timed(self.store.create_session(self.owner, session_id=session_id)):
                     self.created.append(session_id)
                 await asyncio.sleep(0.05)
 
-        async def deleter() -> None:
+        async def deleter(done: asyncio.Event) -> None:
             while not done.is_set():
                 if len(self.created) > len(self.deleted) + 2:  # delete the oldest, keep a few alive
                     session_id = self.created[len(self.deleted)]
@@ -119,34 +105,27 @@ class Workload:
                     self.deleted.append(session_id)
                 await asyncio.sleep(0.05)
 
-        await asyncio.gather(run_fault(), creator(), deleter(), *(writer(sid) for sid in sessions))
+        await run_writers(self.ledger, self.store, sessions, fault, creator, deleter)
 
-    async def verify(self, scenario: str) -> dict[str, float]:
-        """Print and return the figures, then assert nothing was lost, doubled, wrongly indexed or surfaced."""
-        figures = {"acked": 0, "lost": 0, "duplicated": 0}
-        for session_id, sent in self.ledger.acknowledged.items():
-            stored = [m.id for m in await self.store.get_messages(session_id)]
-            figures["acked"] += len(sent)
-            figures["lost"] += len(set(sent) - set(stored))
-            figures["duplicated"] += len(stored) - len(set(stored))
+    async def verify(self, scenario: str) -> None:
+        """Print the figures, then assert nothing was lost, doubled, wrongly indexed or surfaced."""
         errors = [*self.ledger.errors, *self.errors]
         longest = max(self.longest, self.ledger.longest_call)
+        totals = await self.ledger.check(self.store)  # 0 lost, 0 duplicated, per-writer order, counters
         print(
-            f"\n{scenario}: acked {figures['acked']}, lost {figures['lost']}, duplicated {figures['duplicated']}, "
-            f"errors {len(errors)}, longest call {longest:.2f} s, "
+            f"\n{scenario}: acked {totals['acknowledged']}, lost {totals['lost']}, "
+            f"duplicated {totals['duplicated']}, errors {len(errors)}, longest call {longest:.2f} s, "
             f"sessions created {len(self.created)}, deleted {len(self.deleted)}"
         )
         for error in errors[:5]:
             print(f"  {type(error).__name__} (user {getattr(error, 'user_id', None)}): {error}")
         assert errors == []
-        await self.ledger.check(self.store)  # lost, duplicated, per-writer order and counters
         listed = await self.store.list_user_sessions(self.owner)
         assert {info.session_id for info in listed} == set(self.created) - set(self.deleted)
         assert listed.unreachable == ()
         for session_id in self.deleted:
             assert not await self.store.exists(session_id)
-        assert figures["acked"] >= WRITERS * 20
-        return {**figures, "errors": len(errors), "longest": longest}
+        assert totals["acknowledged"] >= WRITERS * 20
 
 
 async def _writer_sessions(store: SessionStore, ids: list[str] | None = None) -> list[str]:

@@ -11,9 +11,7 @@ import pytest
 from strands import Agent
 
 from glide_memory import EmbeddedCluster, GlideMemoryError, SessionStore
-from glide_memory.integrations.strands import GlideSessionManager
-from glide_memory.integrations.strands.testing import ScriptedModel, text
-from tests.integration.test_strands_faults import check_converged
+from tests.integration.test_strands_faults import check_converged, scripted_agent
 
 AGENTS = 6
 TURNS = 8
@@ -40,13 +38,7 @@ async def test_agents_survive_a_primary_killed_mid_conversation(cluster: Embedde
     sids = [f"agent-{n}-{uuid.uuid4().hex[:8]}" for n in range(AGENTS)]
     victim = cluster.node_for_key(f"meta:{{{sids[0]}}}")
     async with await SessionStore.connect(cluster.url, ttl=600) as store:
-        agents = [
-            await asyncio.to_thread(
-                Agent, model=ScriptedModel([text(f"reply {n}") for n in range(TURNS)]),
-                session_manager=GlideSessionManager(sid, store=store), callback_handler=None,
-            )
-            for sid in sids
-        ]  # fmt: skip
+        agents = [(await scripted_agent(store, sid, TURNS))[1] for sid in sids]
         failed: list[tuple[int, int, GlideMemoryError]] = []
         killed = asyncio.Event()
 

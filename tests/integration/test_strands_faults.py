@@ -19,11 +19,7 @@ async def test_a_write_refused_for_memory_does_not_wedge(sid: str) -> None:
     """One turn refused with OutOfMemoryError; the next turns succeed and storage holds exactly the agent's messages."""
     with EmbeddedServer() as server:
         async with await SessionStore.connect(server.url) as store:
-            manager = GlideSessionManager(sid, store=store)
-            agent = await asyncio.to_thread(
-                Agent, model=ScriptedModel([text(f"reply {n}") for n in range(6)]), session_manager=manager,
-                callback_handler=None,
-            )  # fmt: skip
+            manager, agent = await scripted_agent(store, sid)
             await asyncio.to_thread(agent, "turn 0")
             await store.client.custom_command(["CONFIG", "SET", "maxmemory", "1"])
             with pytest.raises(OutOfMemoryError):
@@ -41,11 +37,7 @@ async def test_a_write_applied_but_not_acknowledged_is_not_doubled(valkey_url: s
     upstream = parse_url(valkey_url)
     with FaultProxy(upstream.host, upstream.port) as proxy:
         async with await SessionStore.connect(proxy.url, request_timeout_ms=300, retry=RetryPolicy.disabled()) as store:
-            manager = GlideSessionManager(sid, store=store)
-            agent = await asyncio.to_thread(
-                Agent, model=ScriptedModel([text(f"reply {n}") for n in range(6)]), session_manager=manager,
-                callback_handler=None,
-            )  # fmt: skip
+            _, agent = await scripted_agent(store, sid)
             await asyncio.to_thread(agent, "turn 0")
             await asyncio.to_thread(proxy.delay, 0.6)  # above the 300 ms timeout: replies come too late
             with pytest.raises(GlideMemoryError) as caught:
@@ -56,6 +48,16 @@ async def test_a_write_applied_but_not_acknowledged_is_not_doubled(valkey_url: s
             for n in range(2, 5):
                 await asyncio.to_thread(agent, f"turn {n}")
             await check_converged(store, sid, agent.messages)
+
+
+async def scripted_agent(store: SessionStore, session_id: str, replies: int = 6) -> tuple[GlideSessionManager, Agent]:
+    """A manager on ``store`` and an agent with scripted replies, built in a worker thread as Strands needs."""
+    manager = GlideSessionManager(session_id, store=store)
+    agent = await asyncio.to_thread(
+        Agent, model=ScriptedModel([text(f"reply {n}") for n in range(replies)]), session_manager=manager,
+        callback_handler=None,
+    )  # fmt: skip
+    return manager, agent
 
 
 async def check_converged(store: SessionStore, session_id: str, expected: list[Message]) -> None:
