@@ -1,9 +1,10 @@
 """glide-memory: async chat memory for LLM apps on Valkey, through valkey-glide."""
 
 from glide_memory._requests import RetryPolicy
-from glide_memory._validate import UNSET
+from glide_memory._validate import TTL, UNSET, Unset
 from glide_memory._version import __version__
-from glide_memory.connection import create_client, parse_url
+from glide_memory.connection import ConnectOptions, create_client, parse_url
+from glide_memory.context import Format, Summarizer, Summary
 from glide_memory.embedded import EmbeddedServer
 from glide_memory.embedded_cluster import EmbeddedCluster
 from glide_memory.errors import (
@@ -29,24 +30,30 @@ from glide_memory.errors import (
     SessionExistsError,
     SessionNotFoundError,
     StoreClosedError,
+    SummaryConflictError,
     TlsError,
 )
 from glide_memory.history import ChatHistory
+from glide_memory.index import Reindexed, UserSessions
 from glide_memory.keys import KeySchema
-from glide_memory.models import Message, Role, SessionInfo
+from glide_memory.models import Content, Message, Role, SessionInfo
 from glide_memory.store import DEFAULT_TTL, SessionStore
 
 __all__ = [
     "DEFAULT_TTL",
+    "TTL",
     "UNSET",
     "BridgeError",
     "ChatHistory",
     "ConfigurationError",
+    "ConnectOptions",
+    "Content",
     "CorruptedEntryError",
     "EmbeddedCluster",
     "EmbeddedServer",
     "EmbeddedServerError",
     "EventLoopError",
+    "Format",
     "GlideMemoryError",
     "InvalidContentError",
     "InvalidFieldError",
@@ -60,6 +67,7 @@ __all__ = [
     "MissingDependencyError",
     "OutOfMemoryError",
     "PermissionDeniedError",
+    "Reindexed",
     "RetryPolicy",
     "Role",
     "ServerError",
@@ -70,7 +78,12 @@ __all__ = [
     "SessionNotFoundError",
     "SessionStore",
     "StoreClosedError",
+    "Summarizer",
+    "Summary",
+    "SummaryConflictError",
     "TlsError",
+    "Unset",
+    "UserSessions",
     "__version__",
     "create_client",
     "parse_url",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from glide_memory import _validate, scripts
@@ -46,6 +46,23 @@ class RecordsMixin(StoreBase):
         """
         return await self._record(session_id, kind, name, value, only_if or "any")
 
+    async def put_records(self, session_id: str, kind: str, values: Mapping[str, bytes | str | None]) -> None:
+        """Set several named values of the session's ``kind`` records at once (``None`` removes one), atomically.
+
+        Args:
+            session_id: The session.
+            kind: The record family (see :meth:`put_record`).
+            values: Name to value; ``None`` removes that record.
+
+        Raises:
+            SessionNotFoundError: the session does not exist.
+        """
+        if not isinstance(values, Mapping):
+            raise InvalidInputError(f"values must be a mapping, not {type(values).__name__}", session_id=session_id)
+        written = [(name, self._record_value(value, session_id)) for name, value in values.items() if value is not None]
+        removed = [name for name, value in values.items() if value is None]
+        await self._record(session_id, kind, "", b"", "many", written=written, removed=removed)
+
     async def delete_record(self, session_id: str, kind: str, name: str) -> bool:
         """Remove a named value of the session's ``kind`` records; return whether it existed.
 
@@ -54,19 +71,35 @@ class RecordsMixin(StoreBase):
         """
         return await self._record(session_id, kind, name, b"", "delete")
 
-    async def _record(self, session_id: str, kind: str, name: str, value: bytes | str, mode: str) -> bool:
+    @staticmethod
+    def _record_value(value: bytes | str, session_id: str) -> bytes:
+        if isinstance(value, str):
+            return _validate.text(value, "record value", session_id=session_id).encode()
+        if isinstance(value, bytes | bytearray):
+            return bytes(value)
+        raise InvalidInputError(f"a record value is bytes or str, not {type(value).__name__}", session_id=session_id)
+
+    async def _record(
+        self,
+        session_id: str,
+        kind: str,
+        name: str,
+        value: bytes | str,
+        mode: str,
+        *,
+        written: Sequence[tuple[str, bytes]] = (),
+        removed: Sequence[str] = (),
+    ) -> bool:
         keys = self.schema.keys(session_id)
         companion = record_kind(kind)
         hash_key = self.schema.companion(session_id, companion)
-        field = _validate.identifier(name, kind="record name", session_id=session_id, max_length=1024)
-        if isinstance(value, str):
-            data = _validate.text(value, "record value", session_id=session_id).encode()
-        elif isinstance(value, bytes | bytearray):
-            data = bytes(value)
-        else:
-            raise InvalidInputError(
-                f"a record value is bytes or str, not {type(value).__name__}", session_id=session_id
-            )
+        names = [name] if mode != "many" else [*(n for n, _ in written), *removed]
+        checked = [_validate.identifier(n, kind="record name", session_id=session_id, max_length=1024) for n in names]
+        if mode == "many" and not checked:
+            await self._must_exist(session_id, keys.meta)
+            return False
+        field = checked[0] if mode != "many" else ""
+        data = self._record_value(value, session_id)
 
         async def call(layout: list[str], companions: str) -> bool:
             return await scripts.record(
@@ -81,6 +114,8 @@ class RecordsMixin(StoreBase):
                 mode=mode,
                 name=field,
                 value=data,
+                written=written,
+                removed=removed,
             )
 
         return await self._with_companions(session_id, keys, call, register="" if mode == "delete" else companion)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from glide_memory import _validate, scripts
 from glide_memory.codec import decode_message, encode_message, format_time, tool_kind
-from glide_memory.errors import GlideMemoryError, InvalidInputError
+from glide_memory.errors import InvalidInputError, SummaryConflictError
 from glide_memory.keys import new_message_id
 from glide_memory.models import Message, Role
 
@@ -31,16 +31,6 @@ if TYPE_CHECKING:
 Format = Literal["openai", "openai_responses", "anthropic"]
 Summarizer = Callable[[Message | None, list[Message]], Awaitable[str | Message]]
 """Your summarizer: given the previous summary (or ``None``) and the messages to cover, returns the new summary."""
-
-
-class SummaryConflictError(GlideMemoryError):
-    """Raised by ``summarize`` when another summary or a trim changed the session while the summarizer ran.
-
-    Nothing was stored; the other summary stands. Summarizing again covers
-    what is left.
-    """
-
-    retryable = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

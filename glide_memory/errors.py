@@ -6,6 +6,7 @@ Every error the toolkit raises derives from :class:`GlideMemoryError`::
     ├── SessionNotFoundError
     ├── SessionExistsError
     ├── MessageConflictError
+    ├── SummaryConflictError             retryable
     ├── PermissionDeniedError
     ├── ConfigurationError
     ├── InvalidInputError (also ValueError)
@@ -98,6 +99,16 @@ class MessageConflictError(GlideMemoryError):
             session_id=session_id,
         )
         self.message_id = message_id
+
+
+class SummaryConflictError(GlideMemoryError):
+    """Raised by ``summarize`` when another summary or a trim changed the session while the summarizer ran.
+
+    Nothing was stored; the other summary stands. Summarizing again covers
+    what is left.
+    """
+
+    retryable = True
 
 
 class PermissionDeniedError(GlideMemoryError):

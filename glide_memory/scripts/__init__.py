@@ -325,8 +325,13 @@ async def record(
     mode: str,
     name: str,
     value: bytes,
+    removed: Sequence[str] = (),
+    written: Sequence[tuple[str, bytes]] = (),
 ) -> bool:
     """Write (or with mode ``delete`` remove) field ``name`` of the hash ``keys[target]``.
+
+    With mode ``many``, set every ``written`` field and remove every
+    ``removed`` one instead, atomically (``name`` and ``value`` unused).
 
     Returns:
         Whether it was written or deleted; ``False`` when ``mode`` refused
@@ -335,7 +340,14 @@ async def record(
     Raises:
         Stale: ``companions`` are not the stored ones (plus ``register``).
     """
-    args: list[str | bytes] = [now, owner or "", companions, register, str(target + 1), mode, name, value]
+    args: list[str | bytes] = [now, owner or "", companions, register, str(target + 1), mode]
+    if mode == "many":
+        for field, data in written:
+            args += (field, data)
+        if removed:
+            args += ("", *removed)
+    else:
+        args += (name, value)
     reply = await requests.fcall("record", keys, args, session_id=session_id, user_id=owner)
     return bool(int(_checked(reply, session_id=session_id, user_id=owner)[1]))
 

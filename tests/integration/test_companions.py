@@ -118,3 +118,15 @@ async def test_core_only_acl_can_delete_plain_sessions() -> None:
             assert [s.session_id for s in await store.list_user_sessions("u1")] == [sid]
             assert await store.delete_session(sid)
             assert await store.list_user_sessions("u1") == []
+
+
+async def test_put_records_writes_and_removes_several_at_once(store: SessionStore) -> None:
+    """put_records sets and removes several records of one kind in one atomic call."""
+    sid = (await store.create_session(None)).session_id
+    await store.put_record(sid, "integration", "gone", "old")
+    before = store.requests_sent
+    await store.put_records(sid, "integration", {"a": "1", "b": b"\x00\xff", "gone": None})
+    assert store.requests_sent - before == 1
+    assert await store.records(sid, "integration") == {"a": b"1", "b": b"\x00\xff"}
+    with pytest.raises(SessionNotFoundError):
+        await store.put_records("no-such-session-x", "integration", {"a": "1"})

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from glide_memory import InvalidInputError, Message, Role, SessionStore
-from glide_memory.context import SummaryConflictError
+from glide_memory import InvalidInputError, Message, Role, SessionStore, SummaryConflictError
 from tests.support import Client
 
 CALL = {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Paris"}'}}
