@@ -128,6 +128,12 @@ class MessagesMixin(StoreBase):
         Raises:
             InvalidInputError: not :class:`Message` values, or one id twice.
         """
+        stored = self._prepared(session_id, messages)
+        await self._append(session_id, stored, max_messages, thread)
+        return stored
+
+    def _prepared(self, session_id: str, messages: Iterable[Message]) -> list[Message]:
+        """Return ``messages`` stamped (time, id), pinned and counted as the store stores them."""
         if not isinstance(messages, Iterable) or isinstance(messages, str | bytes | Mapping):
             raise InvalidInputError(
                 f"messages must be an iterable of Message values, not {type(messages).__name__}", session_id=session_id
@@ -145,7 +151,6 @@ class MessagesMixin(StoreBase):
             stored.append(ready)
         if len({m.id for m in stored}) != len(stored):
             raise InvalidInputError("two messages of one call share an id", session_id=session_id)
-        await self._append(session_id, stored, max_messages, thread)
         return stored
 
     async def _append(
@@ -390,6 +395,170 @@ class MessagesMixin(StoreBase):
         if register and not removed:
             await self._must_exist(session_id, keys.meta)
         return removed
+
+    async def pop_message(self, session_id: str, *, thread: str | None = None) -> Message | None:
+        """Remove the newest message of a session (or a thread) and return it; ``None`` if it holds none.
+
+        Exactly once: if the store retries a pop whose first attempt was
+        applied, it returns that attempt's message and removes no other.
+        The counters are kept (they account what was appended); the
+        message's id is released, so appending it again stores it again.
+
+        Raises:
+            SessionNotFoundError: the session does not exist.
+        """
+        keys, target, names = self._list(session_id, thread)
+        op = new_message_id()
+
+        async def call(layout: list[str], companions: str) -> bytes | None:
+            if target not in layout:
+                await self._must_exist(session_id, keys.meta)
+                return None  # a thread that was never written holds nothing
+            return await scripts.pop(
+                self._requests,
+                [*layout, keys.ops],
+                session_id=session_id,
+                now=format_time(self._clock()),
+                owner=self._owner,
+                companions=companions,
+                target=layout.index(target),
+                pin_field=names.pinned,
+                op=op,
+            )
+
+        raw = await self._with_companions(session_id, keys, call)
+        return None if raw is None else decode_message(raw, key=target, index=-1, session_id=session_id)
+
+    async def set_messages(
+        self, session_id: str, messages: Iterable[Message], *, thread: str | None = None
+    ) -> list[Message]:
+        """Replace every message of a session (or a thread) with ``messages``, atomically and exactly once.
+
+        For a framework that rewrites its history (a compaction, an edit of
+        the whole list). Messages are stamped as by :meth:`add_messages`;
+        ids not stored before count in ``message_count`` and
+        ``token_count``; the ids of messages left out are released.
+
+        Returns:
+            The messages as stored.
+
+        Raises:
+            SessionNotFoundError: the session does not exist.
+            InvalidInputError: not :class:`Message` values, or one id twice.
+        """
+        keys, target, names = self._list(session_id, thread)
+        stored = self._prepared(session_id, messages)
+        encoded = []
+        for message in stored:
+            payload, digest = encode_message(message, session_id=session_id)
+            encoded.append((message.id or "", digest, message.tokens, message.pinned, payload))
+        op = new_message_id()
+
+        async def call(layout: list[str], companions: str) -> int:
+            return await scripts.rewrite(
+                self._requests,
+                [*layout, keys.ops],
+                session_id=session_id,
+                now=format_time(self._clock()),
+                owner=self._owner,
+                companions=companions,
+                register=names.companion,
+                target=layout.index(target),
+                pin_field=names.pinned,
+                op=op,
+                messages=encoded,
+            )
+
+        await self._with_companions(session_id, keys, call, register=names.companion)
+        return stored
+
+    async def delete_messages(self, session_id: str, message_ids: Iterable[str], *, thread: str | None = None) -> int:
+        """Remove the stored messages with these ids from a session (or a thread); return how many were removed.
+
+        Atomic and exactly once (a retried call reports the first attempt's
+        count). The counters are kept; the ids are released.
+
+        Raises:
+            SessionNotFoundError: the session does not exist.
+        """
+        keys, target, names = self._list(session_id, thread)
+        if isinstance(message_ids, str) or not isinstance(message_ids, Iterable):
+            raise InvalidInputError("message_ids must be an iterable of ids", session_id=session_id)
+        wanted = sorted({_validate.identifier(m, kind="message id", session_id=session_id) for m in message_ids})
+        if not wanted:
+            await self._must_exist(session_id, keys.meta)
+            return 0
+        op = new_message_id()
+
+        async def call(layout: list[str], companions: str) -> int:
+            if target not in layout:
+                await self._must_exist(session_id, keys.meta)
+                return 0
+            return await scripts.remove(
+                self._requests,
+                [*layout, keys.ops],
+                session_id=session_id,
+                now=format_time(self._clock()),
+                owner=self._owner,
+                companions=companions,
+                target=layout.index(target),
+                pin_field=names.pinned,
+                op=op,
+                message_ids=wanted,
+            )
+
+        return await self._with_companions(session_id, keys, call)
+
+    async def archive_messages(self, session_id: str, count: int, *, thread: str | None = None) -> int:
+        """Move the oldest ``count`` unpinned messages to the session's archive; return how many moved.
+
+        Archived messages stay readable (:meth:`get_archived_messages`,
+        :meth:`get_messages` with ``include_archived``) but leave every
+        window. Tool results right after the moved messages whose calls
+        moved go with them, so the list never opens with an orphaned
+        result (so more than ``count`` may move). Atomic and exactly once.
+
+        Raises:
+            SessionNotFoundError: the session does not exist.
+        """
+        keys, target, names = self._list(session_id, thread)
+        wanted = _validate.non_negative(count, "count", session_id=session_id)
+        archive = self.schema.companion(session_id, names.archive)
+        op = new_message_id()
+
+        async def call(layout: list[str], companions: str) -> int:
+            return await scripts.archive(
+                self._requests,
+                [*layout, keys.ops],
+                session_id=session_id,
+                now=format_time(self._clock()),
+                owner=self._owner,
+                companions=companions,
+                register=names.archive,
+                target=layout.index(target),
+                archive=layout.index(archive),
+                count=wanted,
+                op=op,
+            )
+
+        return await self._with_companions(session_id, keys, call, register=names.archive)
+
+    async def get_archived_messages(self, session_id: str, *, thread: str | None = None) -> list[Message]:
+        """Return the messages summaries or :meth:`archive_messages` moved to the archive, oldest first.
+
+        Raises:
+            SessionNotFoundError: the session does not exist.
+        """
+        keys = self.schema.keys(session_id)
+        archive = self.schema.companion(session_id, list_names(thread, session_id=session_id).archive)
+
+        def fill(batch: Batch | ClusterBatch) -> None:
+            batch.exists([keys.meta]).lrange(archive, 0, -1)
+
+        found, archived = await self._read(session_id, keys.meta, fill)
+        if not found:
+            raise SessionNotFoundError(session_id)
+        return [decode_message(raw, key=archive, index=n, session_id=session_id) for n, raw in enumerate(archived)]
 
     async def replace_message(self, session_id: str, message: Message, *, thread: str | None = None) -> bool:
         """Put a new version of a stored message in its place, found by ``message.id`` (an edit, a redaction).

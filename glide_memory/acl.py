@@ -24,14 +24,14 @@ CORE_COMMANDS = (
     "fcall", "fcall_ro", "function|load",
     "multi", "exec",
     "exists", "del", "expire", "pexpire", "pttl", "persist",
-    "hgetall", "hget", "hmget", "hset", "hsetnx", "hdel", "hincrby", "hexists",
-    "lrange", "lindex", "llen", "rpush", "rpop", "ltrim", "lset",
+    "hgetall", "hget", "hmget", "hset", "hsetnx", "hdel", "hincrby", "hexists", "hlen",
+    "lrange", "lindex", "llen", "rpush", "rpop", "ltrim", "lset", "lrem", "lpush",
     "sadd", "srem", "smembers",
     "scan",
 )  # fmt: skip
 """Every command the core sends, directly or inside its functions (SCAN: reindexing only)."""
 
-CORE_KEYS = ("chat:*", "meta:*", "msgids:*", "user_sessions:*", "thread.*", "archive*")
+CORE_KEYS = ("chat:*", "meta:*", "msgids:*", "ops:*", "user_sessions:*", "thread.*", "archive*")
 """The core's key patterns (``thread.*``: a session's named threads; ``archive*``: what summaries archived)."""
 
 STRANDS_COMMANDS = ("set", "get", "zadd", "zrem", "zrangebylex")

@@ -27,7 +27,7 @@ from glide_memory.errors import ConfigurationError, InvalidIdError
 
 __all__ = ["MAX_ID_LENGTH", "KeySchema", "SessionKeys", "new_message_id", "new_session_id"]
 
-CORE_NAMES = frozenset({"chat", "meta", "msgids", "user_sessions"})
+CORE_NAMES = frozenset({"chat", "meta", "msgids", "ops", "user_sessions"})
 """Key names of the core; companions may not use them."""
 
 MAX_COMPANION_NAME = 200
@@ -60,6 +60,8 @@ class SessionKeys(NamedTuple):
     chat: str
     meta: str
     ids: str
+    ops: str
+    """Replies of recent operations that carry an id, so a retried one reports what the first did."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,7 +120,7 @@ class KeySchema:
         """Validate ``session_id`` once and return its core keys."""
         tagged = self._tagged(self.session_id(session_id))
         ns = self.namespace
-        return SessionKeys(f"{ns}chat:{tagged}", f"{ns}meta:{tagged}", f"{ns}msgids:{tagged}")
+        return SessionKeys(f"{ns}chat:{tagged}", f"{ns}meta:{tagged}", f"{ns}msgids:{tagged}", f"{ns}ops:{tagged}")
 
     def chat(self, session_id: object) -> str:
         """Return the LIST key of a session's messages."""

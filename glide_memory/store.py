@@ -538,7 +538,7 @@ class SessionStore(MessagesMixin, RecordsMixin, UsersMixin):
         async def call(layout: list[str], companions: str) -> tuple[int, str | None]:
             return await scripts.delete(
                 self._requests,
-                layout,
+                [*layout, keys.ops],
                 session_id=session_id,
                 companions=companions,
                 owner=self._owner,

@@ -50,6 +50,10 @@ _FUNCTIONS: dict[str, tuple[str, ...]] = {
     "record": (),
     "replace": (),
     "summarize": (),
+    "pop": (),
+    "rewrite": (),
+    "remove": (),
+    "archive": (),
     "delete": ("allow-oom",),
     "find": ("no-writes",),
     "context": ("no-writes",),
@@ -474,3 +478,108 @@ async def summarize(
         return False
     _checked(reply, session_id=session_id, user_id=owner)
     return True
+
+
+# -- edits that carry an operation id: the last key is the session's ops HASH --
+
+
+async def pop(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    target: int,
+    pin_field: str,
+    op: str,
+) -> bytes | None:
+    """Remove the newest entry of ``keys[target]``; return it, ``None`` if the list was empty.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones.
+    """
+    args = [now, owner or "", companions, str(target + 1), pin_field, op]
+    reply = _checked(
+        await requests.fcall("pop", keys, args, session_id=session_id, user_id=owner),
+        session_id=session_id,
+        user_id=owner,
+    )
+    return None if reply[1] is None or reply[1] is False else bytes(reply[1])
+
+
+async def rewrite(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    pin_field: str,
+    op: str,
+    messages: Sequence[tuple[str, str, int, bool, bytes]],
+) -> int:
+    """Replace the entries of ``keys[target]`` with ``(id, digest, tokens, pinned, payload)`` messages.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones (plus ``register``).
+    """
+    header = [now, owner or "", companions, register, str(target + 1), pin_field, op]
+    arguments: list[str | bytes] = [""]
+    for message_id, digest, tokens, pinned, payload in messages:
+        header += (message_id, digest, str(tokens), "1" if pinned else "0")
+        arguments.append(payload)
+    arguments[0] = "\t".join(header)
+    reply = await requests.fcall("rewrite", keys, arguments, session_id=session_id, user_id=owner)
+    return int(_checked(reply, session_id=session_id, user_id=owner)[1])
+
+
+async def remove(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    target: int,
+    pin_field: str,
+    op: str,
+    message_ids: Sequence[str],
+) -> int:
+    """Remove the entries of ``keys[target]`` whose id is in ``message_ids``; return how many.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones.
+    """
+    args = [now, owner or "", companions, str(target + 1), pin_field, op, *message_ids]
+    reply = await requests.fcall("remove", keys, args, session_id=session_id, user_id=owner)
+    return int(_checked(reply, session_id=session_id, user_id=owner)[1])
+
+
+async def archive(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    archive: int,
+    count: int,
+    op: str,
+) -> int:
+    """Move the oldest ``count`` unpinned entries of ``keys[target]`` (and orphaned results) to ``keys[archive]``.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones (plus ``register``).
+    """
+    args = [now, owner or "", companions, register, str(target + 1), str(archive + 1), str(count), op]
+    reply = await requests.fcall("archive", keys, args, session_id=session_id, user_id=owner)
+    return int(_checked(reply, session_id=session_id, user_id=owner)[1])

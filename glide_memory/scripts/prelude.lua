@@ -213,3 +213,50 @@ local function trim(list, len, window, pinned)
     redis.call('LPUSH', list, unpack(args))
   end
 end
+
+-- Operations that are not naturally idempotent (pop, a count of what was
+-- removed, a conditional write) carry an id chosen once per call; the ops
+-- HASH of the session (KEYS' last) remembers each one's reply for OPS_KEEP
+-- seconds, so a retry of an applied attempt gets the first reply instead of
+-- acting again. The hash never outlives the session's meta.
+local OPS_KEEP = 600
+
+-- The reply an earlier attempt of operation `op` stored, or nil.
+local function op_result(ops, op)
+  if op == '' then return nil end
+  local r = redis.call('HGET', ops, op)
+  if not r then return nil end
+  return string.sub(r, string.find(r, '|', 1, true) + 1)
+end
+
+-- Remember the reply of operation `op` (call last: it sets the hash's TTL).
+local function op_save(ops, meta, op, now, reply)
+  if op == '' then return end
+  redis.call('HSET', ops, op, now .. '|' .. reply)
+  if redis.call('HLEN', ops) > 64 then
+    local all = redis.call('HGETALL', ops)
+    local oldest = tonumber(now) - OPS_KEEP
+    for i = 1, #all, 2 do
+      local at = tonumber(string.sub(all[i + 1], 1, string.find(all[i + 1], '|', 1, true) - 1))
+      if not at or at < oldest then redis.call('HDEL', ops, all[i]) end
+    end
+  end
+  local keep, left = OPS_KEEP * 1000, redis.call('PTTL', meta)
+  if left > 0 and left < keep then keep = left end
+  redis.call('PEXPIRE', ops, keep)
+end
+
+-- Move the entries at `positions` (0-based, ascending) out of `list`: LSET a marker, LREM it.
+local GONE = '\0glide-memory:removed\0'
+local function remove_at(list, positions)
+  for _, at in ipairs(positions) do redis.call('LSET', list, at, GONE) end
+  if #positions > 0 then redis.call('LREM', list, 0, GONE) end
+end
+
+-- Drop a removed entry's id (it may be stored again) and its pin from the count.
+local function forget(keys, pin_field, entry)
+  local doc = decoded(entry)
+  if doc == nil then return end
+  if type(doc['id']) == 'string' then redis.call('HDEL', keys[3], doc['id']) end
+  if doc['pinned'] == true then redis.call('HINCRBY', keys[1], pin_field, -1) end
+end
