@@ -43,9 +43,10 @@ test: install system-deps lint typecheck ## Lint, type-check, run the whole suit
 unit: install ## Run the tests that need no server
 	$(BIN)/python -m pytest tests/unit
 
-lint: install ## ruff check and ruff format --check
+lint: install ## ruff check, ruff format --check, and the import layers (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install ## Format the code with ruff
 	$(BIN)/ruff format .

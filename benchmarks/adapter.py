@@ -24,7 +24,7 @@ from benchmarks.config import Config
 from benchmarks.harness import Contender, Progress, Section, interleave, summarize
 from benchmarks.scenarios import TURN_TEXT
 from benchmarks.workspace import Workspace
-from glide_memory.connection import parse_url
+from glide_memory import parse_url
 from glide_memory.keys import new_session_id
 
 AGENT = "bench-agent"

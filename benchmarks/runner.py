@@ -19,9 +19,7 @@ from benchmarks.config import Config
 from benchmarks.harness import Progress, Section, Target
 from benchmarks.targets import evaluate
 from benchmarks.workspace import BATCH_SESSIONS, Workspace
-from glide_memory import EmbeddedServer
-from glide_memory.connection import create_client, parse_url
-from glide_memory.embedded_cluster import EmbeddedCluster
+from glide_memory import EmbeddedCluster, EmbeddedServer, create_client, parse_url
 
 REQUEST_TIMEOUT_MS = 10_000
 """Generous: a loaded 2-core machine must not turn a slow sample into an error."""

@@ -13,7 +13,7 @@ from benchmarks.config import Config
 from benchmarks.harness import Contender, Progress, Section, interleave, throughput
 from benchmarks.scenarios import FLOOR_SCRIPT, TOKENS, TURN_TEXT
 from benchmarks.workspace import KEY_TTL, Workspace, stored_payload
-from glide_memory._requests import DEFAULT_MAX_IN_FLIGHT
+from glide_memory import DEFAULT_MAX_IN_FLIGHT
 
 TARGET_USER = "bench-target-user"
 TARGET_SESSIONS = 10

@@ -17,8 +17,7 @@ from glide import ClusterScanCursor, GlideClusterClient, Script
 from benchmarks.config import Config
 from benchmarks.harness import Contender, Op, Progress, Section, interleave, summarize
 from benchmarks.workspace import KEY_TTL, Workspace, stored_payload, text
-from glide_memory import Message, Role, SessionStore, scripts
-from glide_memory.codec import decode_message, format_time
+from glide_memory import Message, Role, SessionStore, decode_message
 
 TURN_TEXT = text(200, seed=1)
 """The content of a typical chat turn in these scenarios (200 characters)."""
@@ -49,7 +48,7 @@ async def commands(ws: Workspace, config: Config, progress: Progress) -> Section
     await client.sadd(index, [f"other-{n}" for n in range(9)])
     payload = stored_payload(TURN_TEXT)
     pattern = schema.meta_scan_pattern()
-    now = format_time(time.time())
+    now = repr(time.time())
     record = {"user_id": "bench-cmd-user", "model": "claude-3-haiku", "created_at": now, "last_active": now}
     record |= {"message_count": "50", "token_count": "600", "title": "Commands", "ttl": str(KEY_TTL)}
 
@@ -100,7 +99,6 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
     client, store = ws.client, ws.store
     sid = await ws.create_session("bench-append-user")
     windowed = await ws.create_session("bench-append-user")
-    raw_sid = await ws.create_session("bench-append-user")
     floor_sid = await ws.create_session("bench-append-user")
     cookbook_sid = await ws.create_session("bench-append-user")
     cb_chat, cb_meta = ws.schema.session_keys(cookbook_sid)
@@ -111,13 +109,8 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
     await client.expire(raw_key, KEY_TTL)
     cookbook_payload = cookbook_json(TURN_TEXT)
     rounds = config.append_rounds
-    calls = config.warmup(rounds) + rounds + config.server_calls + 1  # _server_us warms up with one call
-    raw_layout, floor_layout = list(ws.schema.keys(raw_sid)), list(ws.schema.keys(floor_sid))
-    raw_layout[0], raw_layout[1] = raw_layout[1], raw_layout[0]  # the function's order: meta, chat, ids
-    floor_layout[0], floor_layout[1] = floor_layout[1], floor_layout[0]
-    function = scripts.FUNCTION_NAMES["append"]
-    # the function's own arguments, built before timing: what it costs with no Python of ours around it
-    prebuilt = deque(_append_arguments(n, payload) for n in range(calls))
+    floor_keys = ws.schema.keys(floor_sid)
+    floor_layout = [floor_keys.meta, floor_keys.chat, floor_keys.ids]
     numbers = count()
 
     async def cookbook_add() -> None:
@@ -127,7 +120,7 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
         await client.hset(cb_meta, {"last_active": str(time.time())})
 
     def floor_args() -> list[str | bytes]:
-        return [f"floor-{next(numbers)}", "0011223344556677", payload, str(TOKENS), format_time(time.time())]
+        return [f"floor-{next(numbers)}", "0011223344556677", payload, str(TOKENS), repr(time.time())]
 
     async def floor() -> object:
         return await client.invoke_script(FLOOR_SCRIPT, keys=floor_layout, args=floor_args())
@@ -146,10 +139,6 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
             name=f"add_message, window {WINDOW}",
             op=lambda: store.add_message(windowed, "user", TURN_TEXT, TOKENS, max_messages=WINDOW),
         ),
-        Contender(
-            name="raw FCALL append (arguments prebuilt)",
-            op=lambda: client.fcall(function, keys=raw_layout, arguments=prebuilt.popleft()),
-        ),
         Contender(name="floor script (id check + the 4 writes)", op=floor),
         Contender(name="no-op script, same keys and arguments", op=noop),
         Contender(name="cookbook add (4 awaits)", op=cookbook_add, commands=4, trips=4),
@@ -164,26 +153,10 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
     section.extra["server_us_per_call"] = {
         "add_message (FCALL)": await _server_us(ws, lambda: store.add_message(sid, "user", TURN_TEXT, TOKENS), n),
         "cookbook's 4 commands": await _server_us(ws, cookbook_add, n, ("rpush", "hincrby", "hset")),
-        "raw FCALL append (arguments prebuilt)": await _server_us(
-            ws, lambda: client.fcall(function, keys=raw_layout, arguments=prebuilt.popleft()), n
-        ),
         "floor script (id check + the 4 writes)": await _server_us(ws, floor, n, ("evalsha",)),
         "no-op script": await _server_us(ws, noop, n, ("evalsha",)),
     }
     return section
-
-
-def _append_arguments(number: int, payload: bytes) -> list[str | bytes]:
-    return scripts.append_arguments(
-        now=format_time(time.time()),
-        window=0,
-        owner=None,
-        companions="",
-        register="",
-        target=1,
-        pin_field="pinned",
-        messages=[(f"raw-{number}", "0011223344556677", TOKENS, False, payload)],
-    )
 
 
 async def _server_us(ws: Workspace, op: Op, calls: int, commands: tuple[str, ...] = ("fcall",)) -> float:
@@ -241,7 +214,7 @@ async def operations(ws: Workspace, config: Config, progress: Progress) -> Secti
 async def _lrange_decoded(ws: Workspace, chat: str, session_id: str) -> list[Message]:
     """The least get_messages could do: one raw LRANGE and the decoding of what it read."""
     raw = await ws.client.lrange(chat, -WINDOW, -1)
-    return [decode_message(item, key=chat, index=n, session_id=session_id) for n, item in enumerate(raw)]
+    return [decode_message(item) for item in raw]
 
 
 async def _decode_cost(ws: Workspace, session_id: str, rounds: int) -> dict[str, Any]:
@@ -252,8 +225,8 @@ async def _decode_cost(ws: Workspace, session_id: str, rounds: int) -> dict[str,
     clock = time.perf_counter_ns
     for _ in range(max(50, rounds)):
         start = clock()
-        for position, item in enumerate(raw):
-            decode_message(item, key=chat, index=position, session_id=session_id)
+        for item in raw:
+            decode_message(item)
         samples.append((clock() - start) // len(raw))
     stats = summarize("decode one message", samples, commands=None, trips=None)
     return {"messages_per_call": len(raw), "bytes_per_message": len(raw[0]), **stats.to_json()}

@@ -27,8 +27,7 @@ from glide import (
     SlotType,
 )
 
-from glide_memory import KeySchema, Message, Role, SessionStore
-from glide_memory.codec import encode_message, format_time
+from glide_memory import KeySchema, Message, Role, SessionStore, encode_message
 from glide_memory.keys import escape_glob, new_message_id
 
 KEY_TTL = 3600
@@ -65,7 +64,7 @@ def text(size: int, seed: int = 0) -> str:
 def stored_payload(content: str, tokens: int = 12) -> bytes:
     """Return the bytes add_message stores for a user message with ``content``."""
     message = Message(role=Role.USER, content=content, tokens=tokens, timestamp=time.time(), id=new_message_id())
-    return encode_message(message)[0]
+    return encode_message(message)
 
 
 class Workspace:
@@ -164,7 +163,7 @@ class Workspace:
         starts = range(self.background, sessions, BATCH_SESSIONS)
         limit = asyncio.Semaphore(4)
         payload = stored_payload(text(200))
-        now = format_time(time.time())
+        now = repr(time.time())
 
         def fill(batch: Batch | ClusterBatch, start: int, stop: int) -> None:
             for number in range(start, stop):

@@ -1,12 +1,22 @@
 """glide-memory: async chat memory for LLM apps on Valkey, through valkey-glide."""
 
-from glide_memory._requests import RetryPolicy
+from glide_memory._acl import setuser as acl_setuser
+from glide_memory._codec import read_stored as decode_message
+from glide_memory._codec import stored_form as encode_message
+from glide_memory._core import Reindexed, UserSessions
+from glide_memory._embedded import EmbeddedCluster, EmbeddedServer
+from glide_memory._history import ChatHistory
+from glide_memory._store import DEFAULT_TTL, SessionStore
+from glide_memory._transport import (
+    DEFAULT_MAX_IN_FLIGHT,
+    ConnectionSettings,
+    ConnectOptions,
+    RetryPolicy,
+    create_client,
+    parse_url,
+)
 from glide_memory._validate import TTL, UNSET, Unset
 from glide_memory._version import __version__
-from glide_memory.connection import ConnectOptions, create_client, parse_url
-from glide_memory.context import Format, Summarizer, Summary
-from glide_memory.embedded import EmbeddedServer
-from glide_memory.embedded_cluster import EmbeddedCluster
 from glide_memory.errors import (
     BridgeError,
     ConfigurationError,
@@ -33,20 +43,22 @@ from glide_memory.errors import (
     SummaryConflictError,
     TlsError,
 )
-from glide_memory.history import ChatHistory
-from glide_memory.index import Reindexed, UserSessions
+from glide_memory.formats import AnthropicRequest, AnthropicSystem
 from glide_memory.keys import KeySchema
-from glide_memory.models import Content, Message, Role, SessionInfo
-from glide_memory.store import DEFAULT_TTL, SessionStore
+from glide_memory.models import Content, Format, JSONValue, Message, Role, SessionInfo, Summarizer, Summary
 
 __all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_TTL",
     "TTL",
     "UNSET",
+    "AnthropicRequest",
+    "AnthropicSystem",
     "BridgeError",
     "ChatHistory",
     "ConfigurationError",
     "ConnectOptions",
+    "ConnectionSettings",
     "Content",
     "CorruptedEntryError",
     "EmbeddedCluster",
@@ -61,6 +73,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidRoleError",
     "InvalidTokensError",
+    "JSONValue",
     "KeySchema",
     "Message",
     "MessageConflictError",
@@ -85,6 +98,9 @@ __all__ = [
     "Unset",
     "UserSessions",
     "__version__",
+    "acl_setuser",
     "create_client",
+    "decode_message",
+    "encode_message",
     "parse_url",
 ]

@@ -1,4 +1,4 @@
-"""The exception tree of glide-memory, and the one table that maps glide's errors onto it.
+"""The exception tree of glide-memory.
 
 Every error the toolkit raises derives from :class:`GlideMemoryError`::
 
@@ -37,14 +37,7 @@ anything is sent, so stored data is left exactly as it was.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from typing import ClassVar
-
-from glide import ClosingError, GlideError
-from glide import ConfigurationError as GlideConfigurationError
-from glide import ConnectionError as GlideConnectionError
-from glide import TimeoutError as GlideTimeoutError
 
 
 class GlideMemoryError(Exception):
@@ -212,80 +205,3 @@ class EmbeddedServerError(GlideMemoryError):
 
 class MissingDependencyError(GlideMemoryError, ImportError):
     """Raised when an optional integration is imported without its extra."""
-
-
-# -- the one table from glide's and the server's errors to the tree ---------
-
-FUNCTION_MISSING = "Function not found"
-"""What the server says when our function library is not loaded on a node."""
-
-# glide reports server errors as text: "<CODE>: <message>" for codes it does
-# not know and "An error was signalled by the server: - <Kind>: <message>" for
-# the ones it does, so each row matches both spellings. First match wins.
-_SERVER_ERRORS: Sequence[tuple[re.Pattern[str], type[GlideMemoryError], str]] = (
-    (re.compile(r"\bOOM\b"), OutOfMemoryError, "the server refuses writes: used memory is above maxmemory"),
-    (
-        re.compile(r"WRONGPASS|NOAUTH|AuthenticationFailed|invalid username-password"),
-        PermissionDeniedError,
-        "the server refused the credentials",
-    ),
-    (
-        re.compile(r"NOPERM|PermissionDenied|ACL failure|[Nn]o permissions"),
-        PermissionDeniedError,
-        "the server's ACL refuses this user a command or key",
-    ),
-    (
-        re.compile(r"CROSSSLOT|CrossSlot|crossed slots"),
-        ConfigurationError,
-        "keys of one call map to different cluster slots; use a cluster client (URL ?cluster=true) "
-        "so session keys get hash tags",
-    ),
-    (re.compile(r"TRYAGAIN|TryAgain"), ServerUnavailableError, "the session's cluster slot is being migrated"),
-    (re.compile(r"\bMOVED\b|\bMoved\b|\bASK\b|\bAsk\b"), ServerUnavailableError, "the cluster topology changed"),
-    (re.compile(r"CLUSTERDOWN|ClusterDown"), ServerUnavailableError, "the cluster is down"),
-    (re.compile(r"MASTERDOWN|MasterDown"), ServerUnavailableError, "the replica lost its primary"),
-    (re.compile(r"\bLOADING\b|BusyLoading"), ServerUnavailableError, "the server is loading its data"),
-    (re.compile(r"READONLY|ReadOnly"), ServerUnavailableError, "the node is a replica now (failover)"),
-    (re.compile(r"\bBUSY\b"), ServerUnavailableError, "the server is busy running a script"),
-    (re.compile(r"maximum inflight requests"), ServerUnavailableError, "glide's in-flight request limit was hit"),
-    (re.compile(r"WRONGTYPE"), CorruptedEntryError, "a key holds the wrong type of value"),
-)
-
-
-def translate(
-    exc: GlideError,
-    *,
-    session_id: str | None = None,
-    user_id: str | None = None,
-    key: str | None = None,
-) -> GlideMemoryError:
-    """Return the :class:`GlideMemoryError` for a glide error; the caller raises it ``from exc``.
-
-    Args:
-        exc: What glide raised.
-        session_id: The session of the call, carried by the error.
-        user_id: The user of the call, carried by the error.
-        key: The key the call was about, named by ``CorruptedEntryError``.
-    """
-    text = str(exc)
-    where = f" (session {session_id!r})" if session_id else ""
-    if isinstance(exc, GlideTimeoutError):
-        return ServerTimeoutError(f"request timed out{where}: {text}", session_id=session_id, user_id=user_id)
-    if isinstance(exc, GlideConnectionError):
-        return ServerUnavailableError(f"connection lost{where}: {text}", session_id=session_id, user_id=user_id)
-    if isinstance(exc, GlideConfigurationError):
-        return ConfigurationError(f"glide refused the request{where}: {text}", session_id=session_id, user_id=user_id)
-    for pattern, kind, meaning in _SERVER_ERRORS:
-        if pattern.search(text):
-            message = f"{meaning}{where}: {text}"
-            if kind is CorruptedEntryError:
-                return CorruptedEntryError(text, key=key or "?", session_id=session_id, user_id=user_id)
-            return kind(message, session_id=session_id, user_id=user_id)
-    if isinstance(exc, ClosingError):
-        return ServerError(f"the glide client is closed{where}: {text}", session_id=session_id, user_id=user_id)
-    return ServerError(f"request failed{where}: {text}", session_id=session_id, user_id=user_id)
-
-
-def is_function_missing(exc: GlideError) -> bool:
-    """Return whether ``exc`` says our server-side function library is not loaded."""
-    return FUNCTION_MISSING in str(exc)

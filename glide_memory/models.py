@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import msgspec
 
@@ -94,3 +95,22 @@ class SessionInfo:
     expires_in_seconds: float | None = None
     ttl: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    """A stored summary and what it covers."""
+
+    message: Message
+    """The summary itself, a pinned system message."""
+    covered: int
+    """How many messages this summary (with those before it) covers."""
+    through: str | None
+    """The id of the newest message it covers: its watermark."""
+
+
+Summarizer: TypeAlias = Callable[[Message | None, list[Message]], Awaitable[str | Message]]
+"""Your summarizer: given the previous summary (or ``None``) and the messages to cover, returns the new summary."""
+
+Format: TypeAlias = Literal["openai", "openai_responses", "anthropic"]
+"""A provider format ``get_context`` can return."""

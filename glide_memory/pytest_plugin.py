@@ -31,10 +31,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from glide_memory.embedded import EmbeddedServer
+from glide_memory import EmbeddedServer, SessionStore
 from glide_memory.errors import MissingDependencyError
 from glide_memory.keys import KeySchema
-from glide_memory.store import SessionStore
 
 try:
     import pytest_asyncio

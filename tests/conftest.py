@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 from glide import GlideClient, GlideClusterClient
 
-from glide_memory import EmbeddedServer, KeySchema, SessionStore
-from glide_memory.connection import create_client
+from glide_memory import EmbeddedServer, KeySchema, SessionStore, create_client
 from glide_memory.keys import new_session_id
 
 pytest_plugins = ["pytester"]

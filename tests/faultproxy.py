@@ -56,6 +56,7 @@ class _Mode(enum.Enum):
     RESET = "reset"
     REFUSE = "refuse"
     DROP = "drop"
+    DELAY_REPLIES_AFTER = "delay_replies_after"
 
 
 @dataclass(eq=False)
@@ -110,6 +111,9 @@ class FaultProxy:
         self._listen_host = listen_host
         self._mode = _Mode.PASS
         self._delay = 0.0
+        self._reply_delay = 0.0
+        self._replies_held = False
+        self._marker = b""
         self._budget = 0
         self._lock = threading.Lock()
         self._state = "new"  # then "running", "stopping" and "stopped"; guarded by _lock
@@ -186,6 +190,18 @@ class FaultProxy:
         """Close the listening socket so that connects are refused, and reset every connection."""
         self._command(_Mode.REFUSE)
 
+    def delay_replies_after(self, marker: bytes, seconds: float) -> None:
+        """Forward as usual until a request containing ``marker`` goes up, then hold every reply ``seconds``.
+
+        The request itself reaches the server at once, so the server applies
+        it while its reply (and every later one, in order) is held: with
+        ``seconds`` above the client's request timeout, the first attempt of
+        a write is applied and its reply lost, and the retries after
+        ``heal()`` answer behind it.
+        """
+        self._marker = marker
+        self._command(_Mode.DELAY_REPLIES_AFTER, seconds)
+
     def drop_after(self, nbytes: int) -> None:
         """Let each connection forward ``nbytes`` more bytes upstream, then reset it.
 
@@ -238,6 +254,8 @@ class FaultProxy:
     def _apply(self, mode: _Mode, arg: float) -> None:
         self._mode = mode
         self._delay = arg if mode is _Mode.DELAY else 0.0
+        self._reply_delay = arg if mode is _Mode.DELAY_REPLIES_AFTER else 0.0
+        self._replies_held = False
         self._budget = int(arg)
         for conn in list(self._conns):
             if mode in (_Mode.RESET, _Mode.REFUSE):
@@ -339,8 +357,11 @@ class FaultProxy:
             conn.budget -= len(kept)
             conn.doomed = len(kept) < len(chunk) or conn.budget == 0
             chunk = kept
+        if self._mode is _Mode.DELAY_REPLIES_AFTER and pipe is conn.up and self._marker in chunk:
+            self._replies_held = True
+        delay = self._delay + (self._reply_delay if self._replies_held and pipe is conn.down else 0.0)
         if chunk:
-            pipe.held.append((time.monotonic() + self._delay, chunk))
+            pipe.held.append((time.monotonic() + delay, chunk))
 
     def _pump(self, conn: _Conn, now: float) -> None:
         """Forward what is due, close what is finished and watch the sockets for what comes next."""

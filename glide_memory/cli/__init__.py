@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from glide_memory._version import __version__
+from glide_memory import __version__
 from glide_memory.cli._commands import _common
 from glide_memory.cli._output import CommandError
 from glide_memory.cli.data import _add_data_commands, delete, export, import_

@@ -10,9 +10,9 @@ from typing import Any
 
 from glide import Logger, LogLevel
 
+from glide_memory import SessionStore
 from glide_memory.cli._output import CommandError
 from glide_memory.keys import KeySchema
-from glide_memory.store import SessionStore
 
 Handler = Callable[[SessionStore, argparse.Namespace], Awaitable[int]]
 

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from glide_memory import SessionStore
 from glide_memory.cli._commands import Handler, _add, _on_store
 from glide_memory.cli._output import CommandError, _emit, _plural, _warn
 from glide_memory.errors import SessionExistsError, SessionNotFoundError
-from glide_memory.store import SessionStore
 
 
 def _lines(store: SessionStore, args: argparse.Namespace) -> AsyncIterator[bytes]:

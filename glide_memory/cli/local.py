@@ -10,11 +10,9 @@ import signal
 import time
 from typing import Any
 
+from glide_memory import EmbeddedCluster, EmbeddedServer, SessionStore
 from glide_memory.cli._commands import _add, _non_negative, _positive
 from glide_memory.cli._output import CommandError, _emit
-from glide_memory.embedded import EmbeddedServer
-from glide_memory.embedded_cluster import EmbeddedCluster
-from glide_memory.store import SessionStore
 
 DEMO_TURNS = [
     ("system", "You answer questions about Valkey.", 8),

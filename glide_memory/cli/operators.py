@@ -12,11 +12,9 @@ from typing import Any
 
 from glide import Batch, ClusterBatch, ClusterScanCursor, GlideClient, GlideClusterClient, ObjectType
 
-from glide_memory import acl, scripts
+from glide_memory import Reindexed, SessionStore, acl_setuser
 from glide_memory.cli._commands import _add, _group, _on_store, _positive
 from glide_memory.cli._output import _emit, _plural, _warn
-from glide_memory.index import Reindexed
-from glide_memory.store import SessionStore
 
 SCAN_COUNT = 1000
 """COUNT hint of the SCANs of ``stats``."""
@@ -123,10 +121,11 @@ async def stats(store: SessionStore, args: argparse.Namespace) -> int:
 
 async def functions_load(store: SessionStore, args: argparse.Namespace) -> int:
     """Load the server functions (connecting loads them, on every primary of a cluster)."""
+    name = await store.load_functions()
     if args.json:
-        _emit({"library": scripts.LIBRARY_NAME})
+        _emit({"library": name})
     else:
-        print(f"loaded function library {scripts.LIBRARY_NAME}")
+        print(f"loaded function library {name}")
     return 0
 
 
@@ -136,7 +135,7 @@ def acl_rule(args: argparse.Namespace) -> int:
     if password is None:
         password = secrets.token_urlsafe(24)
         _warn(f"generated a random password for {args.user!r}; it is in the command below")
-    command = acl.setuser(
+    command = acl_setuser(
         args.user, password, strands=args.strands, record_kinds=args.record_kind, namespace=args.namespace or ""
     )
     if args.json:

@@ -7,10 +7,10 @@ import asyncio
 import dataclasses
 from typing import Any
 
+from glide_memory import SessionStore
 from glide_memory.cli._commands import _add, _group, _non_negative, _on_store, _positive
 from glide_memory.cli._output import _duration, _emit, _plural, _print_message, _table, _warn, _when
 from glide_memory.models import Message
-from glide_memory.store import SessionStore
 
 
 async def sessions_list(store: SessionStore, args: argparse.Namespace) -> int:

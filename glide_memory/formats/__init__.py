@@ -7,7 +7,7 @@ tool_calls=..., tool_call_id=...)``, and writes input the provider accepts.
 Bad input raises :class:`~glide_memory.errors.InvalidContentError`. Inputs
 are never modified and outputs share nothing with them.
 
-The stored (neutral) form, which :mod:`glide_memory.codec` stores as JSON:
+The stored (neutral) form, which the store keeps as JSON:
 
 | field | holds |
 |---|---|
@@ -27,8 +27,8 @@ itself (``{"role": "developer"}``, ``{"refusal": null}``, ``{"id": "fc_1"}``),
 so nothing is lost; converters for other formats ignore it. Blocks (and
 Responses tool calls) keep their own patch under the same format key, e.g.
 ``{"type": "image", "source": ..., "openai_chat": {"image_url": {"detail":
-"high"}}}``. The keys ``openai_chat``, ``openai_responses`` and ``anthropic`` of
-``metadata`` (and those integrations register) are therefore reserved. Each module's docstring
+"high"}}}``. The keys ``openai_chat``, ``openai_responses``, ``anthropic`` and
+``converse`` of ``metadata`` are therefore reserved. Each module's docstring
 tables its mapping:
 
 | format | module | functions |
@@ -36,23 +36,28 @@ tables its mapping:
 | OpenAI Chat Completions | :mod:`.openai_chat` | :func:`from_openai_chat`, :func:`to_openai_chat` |
 | OpenAI Responses ``input`` | :mod:`.openai_responses` | :func:`from_openai_responses`, :func:`to_openai_responses` |
 | Anthropic Messages | :mod:`.anthropic` | :func:`from_anthropic`, :func:`to_anthropic` |
+| Amazon Bedrock Converse (Strands Agents) | :mod:`.converse` | :func:`from_converse`, :func:`to_converse` |
 
-
-Strands Agents messages are converted by
-:mod:`glide_memory.integrations.strands.formats`, which plugs into these
-converters through :mod:`.kit` (so Strands sessions convert to any format).
+The other formats' ``to_X`` also read messages stored in Converse's shape
+(``{"toolUse": ...}`` blocks, which Strands sessions keep), so a Strands
+session converts to any format.
 """
 
-from glide_memory.formats.anthropic import AnthropicSystem, from_anthropic, to_anthropic
+from glide_memory.formats.anthropic import AnthropicRequest, AnthropicSystem, from_anthropic, to_anthropic
+from glide_memory.formats.converse import ConverseSystem, from_converse, to_converse
 from glide_memory.formats.openai_chat import from_openai_chat, to_openai_chat
 from glide_memory.formats.openai_responses import from_openai_responses, to_openai_responses
 
 __all__ = [
+    "AnthropicRequest",
     "AnthropicSystem",
+    "ConverseSystem",
     "from_anthropic",
+    "from_converse",
     "from_openai_chat",
     "from_openai_responses",
     "to_anthropic",
+    "to_converse",
     "to_openai_chat",
     "to_openai_responses",
 ]

@@ -38,8 +38,9 @@ raise :class:`~glide_memory.errors.InvalidContentError`.
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, NotRequired, TypeAlias, TypedDict
 
+from glide_memory.formats.converse import neutral
 from glide_memory.formats.kit import (
     SEPARATE,
     JSONDict,
@@ -63,6 +64,15 @@ NS = "anthropic"
 """The metadata key of this format's patches."""
 
 AnthropicSystem: TypeAlias = str | list[dict[str, Any]] | None
+
+
+class AnthropicRequest(TypedDict):
+    """The ``messages`` (and ``system``, when there is one) of an Anthropic Messages request: pass with ``**``."""
+
+    messages: list[dict[str, Any]]
+    system: NotRequired[str | list[dict[str, Any]]]
+
+
 """The ``system`` parameter: absent, a string or a list of text blocks."""
 
 _RESULT_TYPES = frozenset({"text", "image", "document"})
@@ -155,7 +165,7 @@ def to_anthropic(messages: object) -> tuple[AnthropicSystem, list[JSONDict]]:
     Raises:
         InvalidContentError: a message has no Anthropic form.
     """
-    system_messages, turns = build_turns(messages, NS)
+    system_messages, turns = build_turns(messages, NS, neutral)
     system: AnthropicSystem = None
     if len(system_messages) == 1 and isinstance(system_messages[0].content, str):
         system = system_messages[0].content

@@ -1,10 +1,11 @@
 """Building blocks for exact converters: checks, patches, tool calls, turns, and readers.
 
-The core's converters (OpenAI Chat Completions and Responses, Anthropic) are
-built from these, and an integration can build its own the same way:
-register its patch namespace with :func:`register_namespace`, and with
-:func:`register_reader` teach every ``to_X`` to read messages it stores in a
-shape of its own.
+The converters (OpenAI Chat Completions and Responses, Anthropic, Bedrock
+Converse) are built from these. A converter's ``to_X`` may pass a *reader*
+that first turns messages stored in another provider's shape into neutral
+form (the others read Converse-shaped messages, which Strands sessions
+store, this way). Nothing here is a registry: what a converter reads is
+decided by its module alone.
 
 A converter ``from_X`` turns each provider object into neutral form, renders
 that neutral form back with ``to_X``'s own code, and keeps the difference
@@ -35,47 +36,11 @@ from glide_memory.models import Content, Message, Role
 JSONDict: TypeAlias = dict[str, Any]
 """A provider object (message, item, part, block) or a neutral block."""
 
-NAMESPACES: set[str] = {"openai_chat", "openai_responses", "anthropic"}
+NAMESPACES: frozenset[str] = frozenset({"openai_chat", "openai_responses", "anthropic", "converse"})
 """Keys under which each converter keeps its patches, in metadata, blocks and tool calls."""
 
 Reader = Callable[[list[Message]], list[Message]]
-_readers: list[tuple[Callable[[Message], bool], Reader]] = []
-
-
-def register_namespace(name: str) -> None:
-    """Reserve ``name`` for an integration converter's patches, so the other converters leave them out."""
-    NAMESPACES.add(name)
-
-
-def register_reader(accepts: Callable[[Message], bool], reader: Reader) -> None:
-    """Let every ``to_X`` read messages an integration stores in a shape of its own.
-
-    Before converting, each run of consecutive messages that ``accepts``
-    goes through ``reader``, which returns them in neutral form.
-    """
-    if (accepts, reader) not in _readers:
-        _readers.append((accepts, reader))
-
-
-def normalize(messages: object) -> object:
-    """Return ``messages`` with every run an integration's reader accepts turned into neutral form."""
-    if not _readers or not isinstance(messages, list):
-        return messages
-    for accepts, reader in _readers:
-        out: list[Any] = []
-        run: list[Message] = []
-        for message in messages:
-            if isinstance(message, Message) and accepts(message):
-                run.append(message)
-                continue
-            if run:
-                out += reader(run)
-                run = []
-            out.append(message)
-        if run:
-            out += reader(run)
-        messages = out
-    return messages
+"""Turns stored messages of another shape (a run of Converse messages, say) into neutral form."""
 
 
 ABSENT = "_absent"
@@ -229,12 +194,14 @@ def check_message(message: object, what: str) -> Role:
     return role
 
 
-def checked(messages: object) -> Iterator[tuple[str, Role, Message]]:
-    """Yield ``(what, role, message)`` for each stored message, failing on anything else."""
+def checked(messages: object, reader: Reader | None = None) -> Iterator[tuple[str, Role, Message]]:
+    """Yield ``(what, role, message)`` for each stored message, failing on anything else.
+
+    ``reader`` first turns messages stored in another shape into neutral form.
+    """
     if not isinstance(messages, list | tuple):
         fail(f"messages must be a list of Message, not {type(messages).__name__}")
-    readable = normalize(list(messages))
-    assert isinstance(readable, list)
+    readable = list(messages) if reader is None else reader(list(messages))
     for index, message in enumerate(readable):
         what = f"messages[{index}]"
         yield what, check_message(message, what), message
@@ -347,7 +314,7 @@ class Turn:
     patch: JSONDict | None
 
 
-def build_turns(messages: object, namespace: str) -> tuple[list[Message], list[Turn]]:
+def build_turns(messages: object, namespace: str, reader: Reader | None = None) -> tuple[list[Message], list[Turn]]:
     """Return the system messages and the alternating turns of stored messages.
 
     ``tool`` messages become user turns holding a ``tool_result`` block,
@@ -357,7 +324,7 @@ def build_turns(messages: object, namespace: str) -> tuple[list[Message], list[T
     """
     system: list[Message] = []
     turns: list[Turn] = []
-    for what, role, message in checked(messages):
+    for what, role, message in checked(messages, reader):
         content: Content = message.content
         if role is Role.SYSTEM:
             system.append(message)

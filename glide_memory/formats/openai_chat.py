@@ -34,6 +34,7 @@ Other part types (``input_audio``, ``file``, ``refusal``), the deprecated
 
 from __future__ import annotations
 
+from glide_memory.formats.converse import neutral
 from glide_memory.formats.kit import (
     DROPPED,
     JSONDict,
@@ -132,7 +133,7 @@ def to_openai_chat(messages: object) -> list[JSONDict]:
         InvalidContentError: a message has no Chat Completions form (an image
             in a tool result, a tool message without ``tool_call_id``...).
     """
-    return [rendered for what, _, message in checked(messages) for rendered in _render(message, what)]
+    return [rendered for what, _, message in checked(messages, neutral) for rendered in _render(message, what)]
 
 
 def _render(message: Message, what: str) -> list[JSONDict]:

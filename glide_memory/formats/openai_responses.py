@@ -40,6 +40,7 @@ and parts (``input_file``, ``input_image`` by ``file_id``, ``refusal``) raise
 
 from __future__ import annotations
 
+from glide_memory.formats.converse import neutral
 from glide_memory.formats.kit import (
     DROPPED,
     JSONDict,
@@ -121,7 +122,7 @@ def to_openai_responses(messages: object) -> list[JSONDict]:
     Raises:
         InvalidContentError: a message has no Responses form.
     """
-    return [item for what, _, message in checked(messages) for item in _render(message, what)]
+    return [item for what, _, message in checked(messages, neutral) for item in _render(message, what)]
 
 
 def _render(message: Message, what: str) -> list[JSONDict]:

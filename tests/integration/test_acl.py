@@ -1,4 +1,4 @@
-"""The whole lifecycle as a least-privilege user: the ACL rules glide_memory.acl renders are enough, and needed."""
+"""The whole lifecycle as a least-privilege user: the ACL rules acl_setuser renders are enough, and needed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from strands import Agent
 
-from glide_memory import EmbeddedServer, KeySchema, Message, PermissionDeniedError, Role, SessionStore, acl
+from glide_memory import EmbeddedServer, KeySchema, Message, PermissionDeniedError, Role, SessionStore, acl_setuser
 from glide_memory.integrations.strands import GlideSessionManager, GlideSnapshotStorage
 from glide_memory.integrations.strands.testing import ScriptedModel, text
 
@@ -21,9 +21,9 @@ def server() -> Iterator[EmbeddedServer]:
 
 
 async def add_user(server: EmbeddedServer, name: str, **options: object) -> str:
-    """Create a least-privilege user with glide_memory.acl's rules and return a URL that logs in as it."""
+    """Create a least-privilege user with acl_setuser's rules and return a URL that logs in as it."""
     async with await SessionStore.connect(server.url) as admin:
-        await admin.client.custom_command(list(acl.setuser(name, "pw", **options)))  # type: ignore[arg-type]
+        await admin.client.custom_command(list(acl_setuser(name, "pw", **options)))  # type: ignore[arg-type]
     return f"valkey://{name}:pw@127.0.0.1:{server.port}"
 
 
@@ -111,7 +111,7 @@ async def test_snapshot_storage_with_the_strands_rules(server: EmbeddedServer) -
 
 def test_rules_render_one_setuser_command() -> None:
     """setuser renders resetkeys, the key patterns, -@all and the commands, namespace escaped."""
-    command = list(acl.setuser("app", "s3cret", strands=True, namespace="t*:"))
+    command = list(acl_setuser("app", "s3cret", strands=True, namespace="t*:"))
     assert command[:6] == ["ACL", "SETUSER", "app", "reset", "on", ">s3cret"]
     assert "~t\\*:chat:*" in command and "~t\\*:thread.*" in command and "+fcall" in command
     assert command.index("-@all") < command.index("+fcall")

@@ -92,7 +92,6 @@ def _check_report(report: dict[str, Any], output: str) -> None:
     assert set(server) == {
         "add_message (FCALL)",
         "cookbook's 4 commands",
-        "raw FCALL append (arguments prebuilt)",
         "floor script (id check + the 4 writes)",
         "no-op script",
     }

@@ -104,7 +104,7 @@ async def test_strands_session_lives_in_one_slot(cluster_url: str) -> None:
     try:
         keys = await asyncio.to_thread(manager.repository.run, keys_matching(store.client, "*cluster-strands*"))
         keys = [key for key in keys if not key.startswith(b"user_sessions")]
-        assert len(keys) == 5  # chat, meta, msgids, strands records, the thread of agent "two"
+        assert len(keys) == 6  # chat, meta, msgids, ops, strands records, the thread of agent "two"
 
         async def slots() -> set[object]:
             return {await store.client.custom_command(["CLUSTER", "KEYSLOT", key]) for key in keys}

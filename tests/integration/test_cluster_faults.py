@@ -19,8 +19,8 @@ from typing import Literal
 import pytest
 
 from glide_memory import EmbeddedCluster, SessionStore
-from glide_memory._resp import ask
-from glide_memory.embedded_cluster import ClusterNode
+from glide_memory._embedded._cluster import ClusterNode
+from glide_memory._transport._resp import ask
 from glide_memory.keys import new_session_id
 from tests.integration.faults import Ledger, run_writers
 

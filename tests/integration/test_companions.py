@@ -108,8 +108,8 @@ async def test_core_only_acl_can_delete_plain_sessions() -> None:
     with EmbeddedServer() as server:
         async with await SessionStore.connect(server.url) as admin:
             await admin.client.custom_command(
-                ["ACL", "SETUSER", "core", "on", ">pw", "~chat:*", "~meta:*", "~msgids:*", "~user_sessions:*",
-                 "+@all"]
+                ["ACL", "SETUSER", "core", "on", ">pw", "~chat:*", "~meta:*", "~msgids:*", "~ops:*",
+                 "~user_sessions:*", "+@all"]
             )  # fmt: skip
         async with await SessionStore.connect(f"valkey://core:pw@127.0.0.1:{server.port}") as store:
             sid = (await store.create_session("u1")).session_id
@@ -130,3 +130,17 @@ async def test_put_records_writes_and_removes_several_at_once(store: SessionStor
     assert await store.records(sid, "integration") == {"a": b"1", "b": b"\x00\xff"}
     with pytest.raises(SessionNotFoundError):
         await store.put_records("no-such-session-x", "integration", {"a": "1"})
+
+
+async def test_a_store_that_never_saw_a_thread_still_edits_it(store: SessionStore, client: Client) -> None:
+    """A fresh store (no companion cache) clears, pops and edits a thread and deletes a record it never saw."""
+    sid = (await store.create_session(None)).session_id
+    await store.add_messages(sid, [Message(role=Role.USER, content=f"t{n}", id=f"t{n}") for n in range(3)], thread="t")
+    await store.put_record(sid, "integration", "state", "x")
+    fresh = SessionStore(client)
+    assert (await fresh.pop_message(sid, thread="t") or Message(role=Role.USER, content="")).id == "t2"
+    assert await fresh.delete_messages(sid, ["t0"], thread="t") == 1
+    assert await SessionStore(client).replace_message(sid, Message(role=Role.USER, content="e", id="t1"), thread="t")
+    assert await SessionStore(client).delete_record(sid, "integration", "state")
+    assert await SessionStore(client).clear_messages(sid, thread="t") == 1
+    assert await store.threads(sid) == ["t"]

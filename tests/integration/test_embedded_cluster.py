@@ -9,7 +9,7 @@ from typing import Literal
 import pytest
 
 from glide_memory import EmbeddedCluster, EmbeddedServerError, SessionStore
-from glide_memory.embedded_cluster import SLOTS, ClusterNode
+from glide_memory._embedded._cluster import SLOTS, ClusterNode
 from tests.support import alive
 
 

@@ -18,8 +18,8 @@ from glide_memory import (
     PermissionDeniedError,
     ServerUnavailableError,
     SessionStore,
+    create_client,
 )
-from glide_memory.connection import create_client
 from tests.support import snapshot
 
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from glide_memory import EmbeddedServer, OutOfMemoryError, SessionStore
-from glide_memory.connection import parse_url
+from glide_memory import EmbeddedServer, OutOfMemoryError, SessionStore, parse_url
 from tests.faultproxy import FaultProxy
 from tests.integration.faults import Ledger, run_writers
 

@@ -12,8 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glide_memory import GlideMemoryError, KeySchema, Message, Role, SessionStore
-from glide_memory.connection import create_client
+from glide_memory import GlideMemoryError, KeySchema, Message, Role, SessionStore, create_client
 from tests.support import keys_matching, snapshot
 
 # Values of every kind the API might be handed by mistake, mixed with good ones.

@@ -6,8 +6,7 @@ import itertools
 
 import pytest
 
-from glide_memory import InvalidInputError, SessionStore
-from glide_memory.index import Reindexed
+from glide_memory import InvalidInputError, Reindexed, SessionStore
 from tests.support import Client
 
 

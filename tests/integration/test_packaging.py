@@ -25,9 +25,9 @@ async def test_wheel_and_sdist_contents(tmp_path: Path) -> None:
     wheel = zipfile.ZipFile(tmp_path / f"glide_memory-{version}-py3-none-any.whl")
     names = wheel.namelist()
     assert f"glide_memory-{version}.dist-info/licenses/LICENSE" in names
-    assert "glide_memory/py.typed" in names and "glide_memory/_watchdog.py" in names
+    assert "glide_memory/py.typed" in names and "glide_memory/_embedded/_watchdog.py" in names
     lua = {Path(n).name for n in names if n.endswith(".lua")}
-    assert lua == {path.name for path in (ROOT / "glide_memory" / "scripts").glob("*.lua")}
+    assert lua == {path.name for path in (ROOT / "glide_memory" / "_server").glob("*.lua")} and len(lua) > 10
     metadata = wheel.read(f"glide_memory-{version}.dist-info/METADATA").decode()
     assert f"Version: {version}" in metadata and "License-Expression: Apache-2.0" in metadata
     assert "Project-URL: Repository" in metadata

@@ -30,10 +30,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from glide_memory import KeySchema, Message, Role, SessionExistsError, SessionNotFoundError, SessionStore
+from glide_memory import KeySchema, Message, Role, SessionExistsError, SessionNotFoundError, SessionStore, create_client
+from glide_memory._codec import tool_kind
 from glide_memory._validate import UNSET, Unset
-from glide_memory.codec import tool_kind
-from glide_memory.connection import create_client
 from glide_memory.models import Content
 
 T = TypeVar("T")

@@ -224,7 +224,7 @@ async def test_delete_on_logout_leaves_no_key_and_spares_neighbours(
     assert await keys_matching(client, f"*:{escape_glob(target)}") == []
     for neighbour in neighbours:
         found = await keys_matching(client, f"*:{escape_glob(neighbour)}")
-        assert sorted(key.split(b":")[0] for key in found) == [b"chat", b"meta", b"msgids", b"strands"]
+        assert sorted(key.split(b":")[0] for key in found) == [b"chat", b"meta", b"msgids", b"ops", b"strands"]
     members = await client.smembers("user_sessions:logout-user")
     assert target.encode() not in members and {n.encode() for n in neighbours} <= members
 
@@ -239,9 +239,13 @@ async def test_every_key_has_the_ttl_and_it_is_refreshed(
     await asyncio.sleep(1.5)
     await off_loop(lambda: agent("second"))
     keys = [key for key in await keys_matching(client, f"*{sid}*") if not key.startswith(b"user_sessions")]
-    assert len(keys) == 4  # meta, msgids, the records and the helper's thread (no default agent here)
-    ttls = [await client.pttl(key) for key in keys]
+    # meta, msgids, the records, the helper's thread (no default agent here), and the replies of recent
+    # conditional writes, which expire sooner (never later) than the session
+    ops = [key for key in keys if key.startswith(b"ops:")]
+    assert len(keys) == 5 and len(ops) == 1
+    ttls = [await client.pttl(key) for key in keys if key not in ops]
     assert all(2000 < ttl <= 3000 for ttl in ttls), ttls
+    assert 0 < await client.pttl(ops[0]) <= max(ttls)
 
 
 async def test_touching_through_the_core_keeps_the_agent(
@@ -368,7 +372,7 @@ async def test_restore_uses_conversation_manager_offset(
 
 async def test_round_trips_of_list_and_restore(valkey_url: str, sid: str) -> None:
     """list_messages of 1,000 messages is one request and restoring such an agent costs three."""
-    from glide_memory.connection import create_client
+    from glide_memory import create_client
 
     client = await create_client(valkey_url)
     calls: list[str] = []
@@ -591,7 +595,7 @@ async def test_core_delete_removes_adapter_keys_too(
     assert (info.message_count, info.messages_stored, info.metadata) == (6, 6, {})
     listed = await store.list_user_sessions("operator-case")
     assert [(s.session_id, s.message_count, s.messages_stored) for s in listed] == [(sid, 6, 6)]
-    assert len(await keys_matching(client, f"*{sid}*")) == 6  # chat, meta, msgids, strands, 2 threads
+    assert len(await keys_matching(client, f"*{sid}*")) == 7  # chat, meta, msgids, ops, strands, 2 threads
     assert await store.delete_session(sid) is True
     assert await keys_matching(client, f"*{sid}*") == []
     assert await store.list_user_sessions("operator-case") == []

@@ -8,8 +8,7 @@ import pytest
 from strands import Agent
 from strands.types.content import Message
 
-from glide_memory import EmbeddedServer, GlideMemoryError, OutOfMemoryError, RetryPolicy, SessionStore
-from glide_memory.connection import parse_url
+from glide_memory import EmbeddedServer, GlideMemoryError, OutOfMemoryError, RetryPolicy, SessionStore, parse_url
 from glide_memory.integrations.strands import GlideSessionManager
 from glide_memory.integrations.strands.testing import ScriptedModel, text
 from tests.faultproxy import FaultProxy

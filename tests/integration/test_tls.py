@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from glide_memory import EmbeddedServer, ServerUnavailableError, SessionStore, TlsError
-from glide_memory.embedded import TlsFiles
+from glide_memory._embedded._server import TlsFiles
 
 
 def openssl(*args: str) -> None:

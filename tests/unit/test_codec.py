@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from glide_memory._validate import fields as check_fields_strict
-from glide_memory.codec import (
+from glide_memory._codec import (
     RESERVED_FIELDS,
     decode_message,
     decode_session_info,
     encode_message,
 )
+from glide_memory._validate import fields as check_fields_strict
 from glide_memory.errors import (
     CorruptedEntryError,
     InvalidContentError,

@@ -13,7 +13,8 @@ from glide import (
     ServiceType,
 )
 
-from glide_memory.connection import ConnectionSettings, build_configuration, parse_url, redact
+from glide_memory._transport._connect import build_configuration
+from glide_memory._transport._url import ConnectionSettings, parse_url, redact
 from glide_memory.errors import ConfigurationError, InvalidInputError
 
 

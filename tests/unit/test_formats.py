@@ -438,7 +438,7 @@ def test_strands_image_bytes_are_stored_as_base64_and_json_results_as_marked_tex
         "tool_use_id": "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q",
         "content": [
             {"type": "text", "text": "Rainy, 12°C"},
-            {"type": "text", "text": '{"temp_c":12,"sky":"rain"}', "strands": {"_json": True}},
+            {"type": "text", "text": '{"temp_c":12,"sky":"rain"}', "converse": {"_json": True}},
         ],
     }
     image = cast(list[JSON], stored[4].content)[1]
@@ -1023,7 +1023,7 @@ BAD_INPUT: list[tuple[str, Callable[[], object]]] = [
                         {
                             "type": "tool_result",
                             "tool_use_id": "t",
-                            "content": [{"type": "text", "text": "{", "strands": {"_json": True}}],
+                            "content": [{"type": "text", "text": "{", "converse": {"_json": True}}],
                         }
                     ],
                 )

@@ -299,7 +299,9 @@ def test_companion_key_names() -> None:
     assert KeySchema(hash_tags=False).keys("s1") == ("chat:s1", "meta:s1", "msgids:s1", "ops:s1")
 
 
-@pytest.mark.parametrize("name", ["", "a:b", "a{b", "a b", "chat", "meta", "msgids", "ops", "user_sessions", "x" * 201, 5])
+@pytest.mark.parametrize(
+    "name", ["", "a:b", "a{b", "a b", "chat", "meta", "msgids", "ops", "user_sessions", "x" * 201, 5]
+)
 def test_bad_companion_names_are_rejected(name: object) -> None:
     """A companion name must be a plain word that is not a core key name."""
     with pytest.raises(InvalidIdError):

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from glide_memory._requests import _Slots
+from glide_memory._transport._requests import _Slots
 
 
 async def test_a_waiter_cancelled_and_skipped_by_a_release_leaves_cleanly() -> None:

@@ -7,7 +7,7 @@ import pytest
 from strands.types.session import SessionMessage
 
 from glide_memory import Message, Role
-from glide_memory.codec import encode_message
+from glide_memory._codec import encode_message
 from glide_memory.errors import CorruptedEntryError
 from glide_memory.integrations.strands import _codec
 

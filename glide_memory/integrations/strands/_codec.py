@@ -6,8 +6,8 @@ envelopes), id ``<agent>:<message_id>``, and what else Strands keeps under
 ``metadata["strands_message"]``: the message id, creation and update times,
 the redacted version if any, and any extra keys of the message dict. So the
 core API (``get_messages``, exports, windows) reads a Strands conversation
-like any other: this module teaches the core's windows Strands' tool blocks,
-and its converters (``get_context(format=...)``) to read Strands content.
+like any other; Strands' content is Bedrock Converse's, which the core's
+windows and converters (``get_context(format=...)``) read natively.
 """
 
 from __future__ import annotations
@@ -21,10 +21,7 @@ import orjson
 from strands.types.session import SessionMessage, decode_bytes_values, encode_bytes_values
 
 from glide_memory import Message, Role
-from glide_memory.codec import register_tool_detector
 from glide_memory.errors import CorruptedEntryError
-from glide_memory.formats.kit import register_reader
-from glide_memory.integrations.strands.formats import from_strands
 
 _ROLES = {role.value: role for role in Role}
 _ENVELOPE = b"__bytes_encoded__"
@@ -217,25 +214,3 @@ def _message(
         created_at=created,
         updated_at=updated,
     )
-
-
-def _tool_blocks(message: Message) -> tuple[bool, bool]:
-    """Tell the core's windows which Strands messages hold tool calls and tool results."""
-    if not isinstance(message.content, list):
-        return False, False
-    calls = any("toolUse" in block for block in message.content)
-    results = any("toolResult" in block for block in message.content)
-    return calls, results
-
-
-def _is_adapters(message: Message) -> bool:
-    return isinstance(message.metadata, dict) and RECORD in message.metadata and isinstance(message.content, list)
-
-
-def _to_neutral(run: list[Message]) -> list[Message]:
-    """Read stored Strands messages as neutral ones, for the core's provider converters."""
-    return from_strands([{"role": m.role.value, "content": decode_bytes_values(m.content)} for m in run])
-
-
-register_tool_detector(_tool_blocks)
-register_reader(_is_adapters, _to_neutral)

@@ -21,7 +21,7 @@ from strands.session.repository_session_manager import RepositorySessionManager
 from strands.session.session_repository import SessionRepository
 from strands.types.session import Session, SessionAgent, SessionMessage, SessionType
 
-from glide_memory._validate import TTL, UNSET, Unset
+from glide_memory import TTL, UNSET, Unset
 from glide_memory.errors import InvalidInputError
 from glide_memory.integrations._bridge import DEFAULT_CALL_TIMEOUT
 from glide_memory.integrations.strands._codec import DEFAULT_AGENT_ID

@@ -26,6 +26,8 @@ from strands.types.exceptions import SessionException
 from strands.types.session import Session, SessionAgent, SessionMessage, SessionType
 
 from glide_memory import (
+    TTL,
+    UNSET,
     GlideMemoryError,
     InvalidInputError,
     KeySchema,
@@ -33,8 +35,8 @@ from glide_memory import (
     SessionExistsError,
     SessionNotFoundError,
     SessionStore,
+    Unset,
 )
-from glide_memory._validate import TTL, UNSET, Unset
 from glide_memory.errors import BridgeError
 from glide_memory.integrations._bridge import DEFAULT_CALL_TIMEOUT, SharedLoop, run_on
 from glide_memory.integrations.strands import _codec, legacy

@@ -1,0 +1,566 @@
+"""One typed wrapper per server function: it builds the function's arguments and reads its reply.
+
+The functions are the ``.lua`` files beside this module, joined into one
+library (:mod:`._library`) that the request path loads on first use and
+again whenever a node lacks it (a restart without persistence, a new
+cluster node, ``FUNCTION FLUSH``). Each wrapper turns its function's tagged
+reply into a value or, through the one error map, an exception, so nothing
+here parses free text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from glide_memory._transport import Attempts, Requests, from_tag
+
+INDEX_MARGIN_SECONDS = 3600
+"""How long a user's index outlives the longest-lived session in it."""
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value is False:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+# -- one wrapper per function ------------------------------------------------
+
+
+async def create(
+    requests: Requests,
+    *,
+    meta: str,
+    index: str | None,
+    session_id: str,
+    ttl: int,
+    fields: Sequence[tuple[str, str]],
+    user_id: str | None,
+) -> tuple[bool, str | None, str | None]:
+    """Create the meta HASH (and the index entry when ``index`` is given).
+
+    Returns:
+        ``(True, None, None)`` when created, else ``(False, owner,
+        created_at)`` of the session that already holds the id.
+    """
+    args: list[str | bytes] = [str(ttl), session_id, str(INDEX_MARGIN_SECONDS)]
+    for name, value in fields:
+        args += (name, value)
+    keys = [meta] if index is None else [meta, index]
+    reply = await requests.fcall("create", keys, args, session_id=session_id, user_id=user_id)
+    if _text(reply[0]) == "ok":
+        return True, None, None
+    return False, _text(reply[1]), _text(reply[2])
+
+
+async def index_add(requests: Requests, *, index: str, session_id: str, ttl: int, user_id: str) -> None:
+    """Add a session to its user's index, extending the index's TTL to cover it."""
+    args = [session_id, str(ttl), str(INDEX_MARGIN_SECONDS)]
+    await requests.fcall("index_add", [index], args, session_id=session_id, user_id=user_id)
+
+
+class Stale(Exception):
+    """The caller's companion keys are not the stored ones; ``companions`` holds the stored list."""
+
+    def __init__(self, companions: str) -> None:
+        super().__init__(companions)
+        self.companions = companions
+
+
+def _checked(reply: Sequence[Any], *, session_id: str, user_id: str | None) -> Sequence[Any]:
+    tag = _text(reply[0])
+    if tag == "ok":
+        return reply
+    if tag == "stale":
+        raise Stale(_text(reply[1]) or "")
+    raise from_tag(reply, session_id=session_id, user_id=user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What an append did."""
+
+    length: int
+    """The list's length after the push (before trimming)."""
+    applied: int
+    """Messages written; the others were repeats of stored ones."""
+    refreshed: bool
+    """Whether the session's TTL was refreshed."""
+    owner: str | None
+    ttl: int | None
+    """The session's TTL in seconds (0: never expires; ``None``: follows the meta key's)."""
+
+
+def append_arguments(
+    *,
+    now: str,
+    window: int,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    pin_field: str,
+    messages: Sequence[tuple[str, str, int, bool, bytes]],
+) -> list[str | bytes]:
+    """Return the arguments of the ``append`` function (see :func:`append`); the benchmark calls it raw."""
+    header = [now, str(window), owner or "", companions, register, str(target + 1), "", pin_field]
+    arguments: list[str | bytes] = [""]
+    total = 0
+    for message_id, digest, tokens, pinned, payload in messages:
+        header += (message_id, digest, str(tokens), "1" if pinned else "0")
+        arguments.append(payload)
+        total += tokens
+    header[6] = str(total)
+    # one packed argument: glide's client spends more per argument than the server's split does
+    arguments[0] = "\t".join(header)
+    return arguments
+
+
+async def append(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    window: int,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    pin_field: str,
+    messages: Sequence[tuple[str, str, int, bool, bytes]],
+) -> Appended:
+    """Append ``(id, digest, tokens, pinned, payload)`` messages to ``keys[target]``, each at most once per id.
+
+    ``pin_field`` names the meta field counting the list's pinned messages.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones (plus ``register``).
+    """
+    arguments = append_arguments(
+        now=now,
+        window=window,
+        owner=owner,
+        companions=companions,
+        register=register,
+        target=target,
+        pin_field=pin_field,
+        messages=messages,
+    )
+    reply = await requests.fcall("append", keys, arguments, session_id=session_id, user_id=owner)
+    if reply[0] != b"ok":
+        _checked(reply, session_id=session_id, user_id=owner)
+    owner_reply, ttl = reply[4], reply[5]
+    return Appended(
+        int(reply[1]),
+        int(reply[2]),
+        bool(reply[3]),
+        None if owner_reply is None or owner_reply is False else _text(owner_reply),
+        None if ttl is None or ttl is False else int(ttl),
+    )
+
+
+async def touch(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    ttl: int | None,
+    owner: str | None,
+    companions: str,
+) -> tuple[int | None, str | None]:
+    """Refresh every key's TTL (``ttl``: new TTL, 0 never expire, ``None`` keep); return ``(ttl, owner)``.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones.
+    """
+    args = [now, "" if ttl is None else str(ttl), owner or "", companions]
+    reply = _checked(
+        await requests.fcall("touch", keys, args, session_id=session_id, user_id=owner),
+        session_id=session_id,
+        user_id=owner,
+    )
+    kept = reply[1]
+    return (None if kept is None or kept is False else int(kept)), _text(reply[2])
+
+
+async def update(
+    requests: Requests,
+    meta: str,
+    *,
+    session_id: str,
+    owner: str | None,
+    to_set: Sequence[tuple[str, str]],
+    to_delete: Sequence[str],
+) -> None:
+    """Set and remove meta fields."""
+    args: list[str | bytes] = [owner or "", str(len(to_set))]
+    for name, value in to_set:
+        args += (name, value)
+    args += to_delete
+    reply = await requests.fcall("update", [meta], args, session_id=session_id, user_id=owner)
+    _checked(reply, session_id=session_id, user_id=owner)
+
+
+async def clear(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    pin_field: str,
+    op: str,
+    now: str,
+) -> int:
+    """Remove the messages of ``keys[target]``; return how many were removed (the first attempt's count on a retry).
+
+    ``keys`` ends with the session's ops HASH.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones.
+    """
+    args = [owner or "", companions, register, str(target + 1), pin_field, op, now]
+    reply = await requests.fcall("clear", keys, args, session_id=session_id, user_id=owner)
+    return int(_checked(reply, session_id=session_id, user_id=owner)[1])
+
+
+async def record(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    op: str,
+    mode: str,
+    name: str = "",
+    value: bytes = b"",
+    written: Sequence[tuple[str, bytes]] = (),
+    removed: Sequence[str] = (),
+) -> bool:
+    """Write (or with mode ``delete`` remove) field ``name`` of the hash ``keys[target]``.
+
+    With mode ``many``, set every ``written`` field and remove every
+    ``removed`` one instead, atomically. ``keys`` ends with the session's
+    ops HASH; ``op`` identifies a conditional write, so that a retried one
+    reports what its first attempt did.
+
+    Returns:
+        Whether it was written or deleted; ``False`` when ``mode`` refused
+        (``absent``: it exists; ``present``/``delete``: it does not).
+
+    Raises:
+        Stale: ``companions`` are not the stored ones (plus ``register``).
+    """
+    args: list[str | bytes] = [now, owner or "", companions, register, str(target + 1), op, mode]
+    if mode == "many":
+        for field, data in written:
+            args += (field, data)
+        if removed:
+            args += ("", *removed)
+    else:
+        args += (name, value)
+    reply = await requests.fcall("record", keys, args, session_id=session_id, user_id=owner)
+    return bool(int(_checked(reply, session_id=session_id, user_id=owner)[1]))
+
+
+async def replace(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    message_id: str,
+    digest: str,
+    payload: bytes,
+    pin_field: str,
+) -> int | None:
+    """Replace the message ``message_id`` in ``keys[target]``; return its position, ``None`` if not stored.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones.
+    """
+    args: list[str | bytes] = [
+        now, owner or "", companions, register, str(target + 1), message_id, digest, payload, pin_field,
+    ]  # fmt: skip
+    reply = await requests.fcall("replace", keys, args, session_id=session_id, user_id=owner)
+    position = _checked(reply, session_id=session_id, user_id=owner)[1]
+    return None if position is None or position is False else int(position)
+
+
+async def delete(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    companions: str,
+    owner: str | None,
+    index: str | None,
+    attempts: Attempts | None = None,
+) -> tuple[int, str | None]:
+    """Delete the session's keys (and, standalone, its index entry); return ``(keys deleted, owner)``.
+
+    Raises:
+        Stale: the companions changed since they were read.
+    """
+    all_keys = [*keys, index] if index is not None else list(keys)
+    args = [companions, owner or "", session_id, "1" if index is not None else "0"]
+    reply = await requests.fcall("delete", all_keys, args, session_id=session_id, user_id=owner, attempts=attempts)
+    checked = _checked(reply, session_id=session_id, user_id=owner)
+    return int(checked[1]), _text(checked[2])
+
+
+async def find(
+    requests: Requests, target: str, meta: str, *, session_id: str, message_id: str, owner: str | None
+) -> tuple[int, bytes] | None:
+    """Return ``(position, entry)`` of the stored message ``message_id`` in ``target``, or ``None``."""
+    reply = await requests.fcall(
+        "find", [target, meta], [message_id, owner or ""], session_id=session_id, user_id=owner, read_only=True
+    )
+    checked = _checked(reply, session_id=session_id, user_id=owner)
+    if checked[1] is None or checked[1] is False:
+        return None
+    return int(checked[1]), checked[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the ``context`` function returned."""
+
+    length: int
+    pinned: list[tuple[int, bytes]]
+    """``(position, entry)`` of each pinned message, oldest first."""
+    summary: bytes | None
+    first: int
+    """The position of the first of ``newest``."""
+    newest: list[bytes]
+
+
+async def context(
+    requests: Requests,
+    target: str,
+    meta: str,
+    *,
+    session_id: str,
+    max_tokens: int | None,
+    limit: int,
+    pin_field: str,
+    summary_field: str,
+    owner: str | None,
+) -> Context:
+    """Return the pinned messages, the summary (when ``summary_field`` is given) and the newest that fit."""
+    args = ["-1" if max_tokens is None else str(max_tokens), str(limit), pin_field, summary_field, owner or ""]
+    reply = await requests.fcall("context", [target, meta], args, session_id=session_id, user_id=owner, read_only=True)
+    reply = _checked(reply, session_id=session_id, user_id=owner)
+    flat = reply[2]
+    pinned = [(int(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2)]
+    summary = None if reply[3] is None or reply[3] is False else reply[3]
+    return Context(int(reply[1]), pinned, summary, int(reply[4]), list(reply[5]))
+
+
+async def summarize(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    archive: int,
+    summary_field: str,
+    previous: bytes,
+    covered: int,
+    first_id: str,
+    last_id: str,
+    summary: bytes,
+) -> bool:
+    """Archive the ``covered`` oldest unpinned messages of ``keys[target]`` and store ``summary``.
+
+    Returns:
+        ``False`` when the summary or the messages changed since they were read.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones (plus ``register``).
+    """
+    args: list[str | bytes] = [
+        now, owner or "", companions, register, str(target + 1), str(archive + 1), summary_field, previous,
+        str(covered), first_id, last_id, summary,
+    ]  # fmt: skip
+    reply = await requests.fcall("summarize", keys, args, session_id=session_id, user_id=owner)
+    if _text(reply[0]) == "moved":
+        return False
+    _checked(reply, session_id=session_id, user_id=owner)
+    return True
+
+
+# -- edits that carry an operation id: the last key is the session's ops HASH --
+
+
+async def pop(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    pin_field: str,
+    op: str,
+) -> bytes | None:
+    """Remove the newest entry of ``keys[target]``; return it, ``None`` if the list was empty.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones.
+    """
+    args = [now, owner or "", companions, register, str(target + 1), pin_field, op]
+    reply = _checked(
+        await requests.fcall("pop", keys, args, session_id=session_id, user_id=owner),
+        session_id=session_id,
+        user_id=owner,
+    )
+    return None if reply[1] is None or reply[1] is False else bytes(reply[1])
+
+
+async def rewrite(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    pin_field: str,
+    op: str,
+    messages: Sequence[tuple[str, str, int, bool, bytes]],
+) -> int:
+    """Replace the entries of ``keys[target]`` with ``(id, digest, tokens, pinned, payload)`` messages.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones (plus ``register``).
+    """
+    header = [now, owner or "", companions, register, str(target + 1), pin_field, op]
+    arguments: list[str | bytes] = [""]
+    for message_id, digest, tokens, pinned, payload in messages:
+        header += (message_id, digest, str(tokens), "1" if pinned else "0")
+        arguments.append(payload)
+    arguments[0] = "\t".join(header)
+    reply = await requests.fcall("rewrite", keys, arguments, session_id=session_id, user_id=owner)
+    return int(_checked(reply, session_id=session_id, user_id=owner)[1])
+
+
+async def remove(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    pin_field: str,
+    op: str,
+    message_ids: Sequence[str],
+) -> int:
+    """Remove the entries of ``keys[target]`` whose id is in ``message_ids``; return how many.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones.
+    """
+    args = [now, owner or "", companions, register, str(target + 1), pin_field, op, *message_ids]
+    reply = await requests.fcall("remove", keys, args, session_id=session_id, user_id=owner)
+    return int(_checked(reply, session_id=session_id, user_id=owner)[1])
+
+
+async def archive(
+    requests: Requests,
+    keys: Sequence[str],
+    *,
+    session_id: str,
+    now: str,
+    owner: str | None,
+    companions: str,
+    register: str,
+    target: int,
+    archive: int,
+    count: int,
+    op: str,
+) -> int:
+    """Move the oldest ``count`` unpinned entries of ``keys[target]`` (and orphaned results) to ``keys[archive]``.
+
+    Raises:
+        Stale: ``companions`` are not the stored ones (plus ``register``).
+    """
+    args = [now, owner or "", companions, register, str(target + 1), str(archive + 1), str(count), op]
+    reply = await requests.fcall("archive", keys, args, session_id=session_id, user_id=owner)
+    return int(_checked(reply, session_id=session_id, user_id=owner)[1])
+
+
+async def read(
+    requests: Requests,
+    meta: str,
+    commands: Sequence[tuple[str, str, Sequence[str | bytes]]],
+    *,
+    session_id: str,
+    owner: str,
+) -> list[Any] | None:
+    """Run read ``commands`` ``(name, key, arguments)`` if the session is in ``owner``'s scope, in one atomic call.
+
+    Returns:
+        Each command's reply (``HGETALL`` as a dict), or ``None`` when the session does not exist.
+
+    Raises:
+        PermissionDeniedError: the session belongs to another user, or to none.
+    """
+    keys = [meta]
+    args: list[str | bytes] = [owner]
+    for name, key, arguments in commands:
+        if key not in keys:
+            keys.append(key)
+        args += (name, str(keys.index(key) + 1), str(len(arguments)), *arguments)
+    reply = await requests.fcall("read", keys, args, session_id=session_id, user_id=owner, read_only=True)
+    if _text(reply[0]) == "missing":
+        return None
+    replies = list(_checked(reply, session_id=session_id, user_id=owner)[1:])
+    for position, (name, _, _) in enumerate(commands):
+        if name == "HGETALL":
+            flat = replies[position]
+            replies[position] = {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
+        elif replies[position] is False:
+            replies[position] = None
+    return replies
+
+
+async def import_list(requests: Requests, key: str, *, session_id: str, before: int, entries: Sequence[bytes]) -> int:
+    """Append ``entries`` to the list ``key`` that held ``before`` entries, once; return its length after.
+
+    Raises:
+        CorruptedEntryError: something else wrote to the list meanwhile.
+    """
+    reply = await requests.fcall("import_list", [key], [str(before), *entries], session_id=session_id)
+    if _text(reply[0]) == "moved":
+        raise from_tag(
+            [b"error", key.encode(), f"the list changed while it was imported (it holds {int(reply[1])} entries)"],
+            session_id=session_id,
+        )
+    _checked(reply, session_id=session_id, user_id=None)
+    return before + len(entries)

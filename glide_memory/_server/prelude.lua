@@ -1,0 +1,271 @@
+-- Shared by every function of the library. Conventions:
+--   * every key a function touches arrives in KEYS; no key name is built here.
+--     Functions that write a session take its keys in one layout:
+--     KEYS = meta, chat, msgids, then one key per companion name the caller
+--     declares (ARGV: the names, comma-separated, sorted);
+--   * a reply is a table whose first element is a tag: 'ok', 'missing',
+--     'forbidden', 'stale', 'exists', 'conflict', 'moved', 'error' (TAGS in
+--     _transport/_errors.py says what each means; the Python wrapper next to
+--     each call turns it into a value or an exception);
+--   * every write that can fail runs under pcall before later writes, and
+--     earlier writes are undone if it fails, so a failure leaves no trace;
+--   * variable-length argument lists go through unpack in chunks (Lua's
+--     stack takes about 8,000 values).
+
+local CHUNK = 1000
+
+-- Split a tab-separated argument (callers pack fixed arguments into one: each
+-- argument costs the client more than the server's split does).
+local function split(text)
+  local out, start = {}, 1
+  while true do
+    local at = string.find(text, '\t', start, true)
+    if not at then
+      out[#out + 1] = string.sub(text, start)
+      return out
+    end
+    out[#out + 1] = string.sub(text, start, at - 1)
+    start = at + 1
+  end
+end
+
+-- Call command(key, list[first..last]) in chunks of CHUNK values; return the last reply.
+local function chunked(command, key, list, first, last)
+  local reply
+  for i = first, last, CHUNK do
+    reply = redis.call(command, key, unpack(list, i, math.min(i + CHUNK - 1, last)))
+  end
+  return reply
+end
+
+-- Turn the error table of a failed redis.pcall into a tagged reply: the server's own text, which the
+-- client classifies with the same table as every other server error (_transport/_errors.py).
+local function failure(key, err)
+  return {'error', key, err['err'] or tostring(err)}
+end
+
+-- The scope rule, the one owner check: the scope `owner` ('': the whole store) may act on a session
+-- whose user_id is `found`. A session nobody owns is in no user's scope.
+local function in_scope(owner, found)
+  return owner == '' or found == owner
+end
+
+-- Whether the scope `owner` may act on the session of `meta`: nil if it may, else the reply to send back.
+local function refusal(meta, owner)
+  if owner == '' then return nil end
+  local found = redis.pcall('HGET', meta, 'user_id')
+  if type(found) == 'table' then return failure(meta, found) end
+  if in_scope(owner, found) then return nil end
+  if not found and redis.call('EXISTS', meta) == 0 then return {'missing'} end
+  return {'forbidden', found or false}
+end
+
+-- Read the fields every write needs. Returns the session's state, or nil
+-- and the reply to send back when it is missing, belongs to someone else,
+-- its meta is not a hash, or the caller's companions are not the stored
+-- ones (plus `register`, a companion this call adds): the caller then calls
+-- again with the stored list. Sessions written by other code may lack our
+-- fields: then EXISTS decides whether the session is there.
+-- `extra` names one more meta field to read (its value lands in s.extra).
+local function read_session(meta, owner, declared, register, extra)
+  local m = redis.pcall('HMGET', meta, 'ttl', 'expires_at', 'user_id', 'created_at', 'companions', extra or 'ttl')
+  if m['err'] then return nil, failure(meta, m) end
+  if not (m[3] or m[4] or m[1]) and redis.call('EXISTS', meta) == 0 then return nil, {'missing'} end
+  if not in_scope(owner, m[3]) then return nil, {'forbidden', m[3] or false} end
+  local s = {ttl = tonumber(m[1]), expires_at = tonumber(m[2]), owner = m[3], companions = m[5] or '', extra = m[6]}
+  s.after = s.companions
+  if register and register ~= '' then
+    local names = {}
+    local known = false
+    for name in string.gmatch(s.companions, '[^,]+') do
+      names[#names + 1] = name
+      if name == register then known = true end
+    end
+    if not known then
+      names[#names + 1] = register
+      table.sort(names)
+      s.after = table.concat(names, ',')
+    end
+  end
+  if declared and declared ~= s.after then return nil, {'stale', s.companions} end
+  return s
+end
+
+-- Record a newly registered companion (read_session computed the new list).
+local function save_companions(meta, s)
+  if s.after ~= s.companions then redis.call('HSET', meta, 'companions', s.after) end
+end
+
+-- Whether the TTL of a session's keys is due for a refresh. It is skipped
+-- while the keys still have more than 99% of their TTL left (for a 24 h TTL:
+-- a refresh at most every 14 minutes of activity); always done for a TTL
+-- under 100 s, and when a key was just created.
+local function refresh_due(s, now, created)
+  if not s.ttl or s.ttl <= 0 then return false end
+  if created or not s.expires_at then return true end
+  return s.expires_at - now < s.ttl - math.floor(s.ttl / 100)
+end
+
+-- Give every key of the session (KEYS, meta first) the session's TTL and record when it ends.
+local function refresh(keys, ttl, now)
+  redis.call('HSET', keys[1], 'expires_at', string.format('%.3f', now + ttl))
+  for i = 1, #keys do redis.call('EXPIRE', keys[i], ttl) end
+end
+
+-- Sessions without our ttl field (the cookbook's) keep their keys on the meta's clock.
+local function follow_meta(keys)
+  local left = redis.call('PTTL', keys[1])
+  if left > 0 then
+    for i = 2, #keys do redis.call('PEXPIRE', keys[i], left) end
+  end
+end
+
+-- The activity bookkeeping every write ends with: last_active, and the TTL
+-- of all the session's keys when due. Returns 1 when the TTL was refreshed.
+local function touched(keys, s, now_text, created)
+  local now = tonumber(now_text)
+  redis.call('HSET', keys[1], 'last_active', now_text)
+  if refresh_due(s, now, created) then
+    refresh(keys, s.ttl, now)
+    return 1
+  end
+  if not s.ttl then follow_meta(keys) end
+  return 0
+end
+
+-- Add a session to its user's index; the index outlives the sessions in it
+-- by `margin` seconds and is kept forever once it holds one that never expires.
+local function index_add(index, session_id, ttl, margin)
+  local fresh = redis.call('EXISTS', index) == 0
+  redis.call('SADD', index, session_id)
+  if ttl <= 0 then
+    redis.call('PERSIST', index)
+  elseif fresh then
+    redis.call('EXPIRE', index, ttl + margin)
+  else
+    redis.call('EXPIRE', index, ttl + margin, 'GT')
+  end
+end
+
+-- Decode a stored entry; nil if it is not a JSON object (other writers' data).
+local function decoded(entry)
+  local ok, doc = pcall(cjson.decode, entry)
+  if ok and type(doc) == 'table' then return doc end
+  return nil
+end
+
+-- Whether an entry is pinned: kept by every window.
+local function is_pinned(entry)
+  if not string.find(entry, '"pinned":true', 1, true) then return false end
+  local doc = decoded(entry)
+  return doc ~= nil and doc['pinned'] == true
+end
+
+-- Whether an entry holds tool results, so it must not open a window without its call.
+local function is_result(entry)
+  if not string.find(entry, 'tool', 1, true) then return false end
+  local doc = decoded(entry)
+  if doc == nil or doc['pinned'] == true then return false end
+  local hint = doc['tool']
+  return hint == 'result' or hint == 'both' or doc['role'] == 'tool'
+end
+
+-- The tokens an entry accounted (0 when it says nothing or does not decode).
+local function tokens_of(entry)
+  local doc = decoded(entry)
+  if doc ~= nil and type(doc['tokens']) == 'number' then return doc['tokens'] end
+  return 0
+end
+
+-- Keep the newest `window` unpinned entries of `list` (`len` long, `pinned` of them
+-- pinned). Pinned entries are never cut: older ones move to the front, in order. A
+-- tool result whose call was cut does not stay at the front of what is kept.
+local function trim(list, len, window, pinned)
+  local excess = len - pinned - window
+  if excess <= 0 then return end
+  if pinned == 0 then
+    local cut = excess
+    while cut < len do
+      local page = redis.call('LRANGE', list, cut, cut + 3)
+      local orphans = 0
+      for i = 1, #page do
+        if not is_result(page[i]) then break end
+        orphans = orphans + 1
+      end
+      cut = cut + orphans
+      if orphans < #page or #page == 0 then break end
+    end
+    redis.call('LTRIM', list, cut, -1)
+    return
+  end
+  local kept, dropped, position, done = {}, 0, 0, false
+  while not done and position < len do
+    local page = redis.call('LRANGE', list, position, position + 63)
+    for i = 1, #page do
+      local entry = page[i]
+      if is_pinned(entry) then
+        kept[#kept + 1] = entry
+      elseif dropped < excess or is_result(entry) then
+        dropped = dropped + 1
+      else
+        done = true
+        break
+      end
+      position = position + 1
+    end
+    if #page == 0 then break end
+  end
+  redis.call('LTRIM', list, position, -1)
+  for i = #kept, 1, -CHUNK do
+    local args = {}
+    for j = i, math.max(1, i - CHUNK + 1), -1 do args[#args + 1] = kept[j] end
+    redis.call('LPUSH', list, unpack(args))
+  end
+end
+
+-- Operations that are not naturally idempotent (pop, a count of what was
+-- removed, a conditional write) carry an id chosen once per call; the ops
+-- HASH of the session (KEYS' last) remembers each one's reply for OPS_KEEP
+-- seconds, so a retry of an applied attempt gets the first reply instead of
+-- acting again. The hash never outlives the session's meta.
+local OPS_KEEP = 600
+
+-- The reply an earlier attempt of operation `op` stored, or nil.
+local function op_result(ops, op)
+  if op == '' then return nil end
+  local r = redis.call('HGET', ops, op)
+  if not r then return nil end
+  return string.sub(r, string.find(r, '|', 1, true) + 1)
+end
+
+-- Remember the reply of operation `op` (call last: it sets the hash's TTL).
+local function op_save(ops, meta, op, now, reply)
+  if op == '' then return end
+  redis.call('HSET', ops, op, now .. '|' .. reply)
+  if redis.call('HLEN', ops) > 64 then
+    local all = redis.call('HGETALL', ops)
+    local oldest = tonumber(now) - OPS_KEEP
+    for i = 1, #all, 2 do
+      local at = tonumber(string.sub(all[i + 1], 1, string.find(all[i + 1], '|', 1, true) - 1))
+      if not at or at < oldest then redis.call('HDEL', ops, all[i]) end
+    end
+  end
+  local keep, left = OPS_KEEP * 1000, redis.call('PTTL', meta)
+  if left > 0 and left < keep then keep = left end
+  redis.call('PEXPIRE', ops, keep)
+end
+
+-- Move the entries at `positions` (0-based, ascending) out of `list`: LSET a marker, LREM it.
+local GONE = '\0glide-memory:removed\0'
+local function remove_at(list, positions)
+  for _, at in ipairs(positions) do redis.call('LSET', list, at, GONE) end
+  if #positions > 0 then redis.call('LREM', list, 0, GONE) end
+end
+
+-- Drop a removed entry's id (it may be stored again) and its pin from the count.
+local function forget(keys, pin_field, entry)
+  local doc = decoded(entry)
+  if doc == nil then return end
+  if type(doc['id']) == 'string' then redis.call('HDEL', keys[3], doc['id']) end
+  if doc['pinned'] == true then redis.call('HINCRBY', keys[1], pin_field, -1) end
+end

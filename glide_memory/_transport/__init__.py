@@ -1,0 +1,28 @@
+"""L2, the transport: URLs and connecting, the one error map, and the one request path every call takes."""
+
+from glide_memory._transport._connect import create_client
+from glide_memory._transport._errors import from_tag
+from glide_memory._transport._requests import (
+    DEFAULT_MAX_IN_FLIGHT,
+    Attempts,
+    Library,
+    Requests,
+    RetryPolicy,
+    check_event_loop,
+)
+from glide_memory._transport._url import ConnectionSettings, ConnectOptions, parse_url, redact
+
+__all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
+    "Attempts",
+    "ConnectOptions",
+    "ConnectionSettings",
+    "Library",
+    "Requests",
+    "RetryPolicy",
+    "check_event_loop",
+    "create_client",
+    "from_tag",
+    "parse_url",
+    "redact",
+]
