@@ -250,6 +250,9 @@ def _to_cover(unpinned: Sequence[Message], keep_last: int | None, keep_tokens: i
     # the kept part must not open with results whose call is summarized: summarize those results too
     while boundary < len(unpinned) and tool_kind(unpinned[boundary]) in ("result", "both"):
         boundary += 1
+    # a call whose results have not come yet stays: archived, it would leave them orphaned when they come
+    while boundary == len(unpinned) and boundary > 0 and tool_kind(unpinned[boundary - 1]) in ("call", "both"):
+        boundary -= 1
     cover = list(unpinned[:boundary])
     # the server checks what it archives by id: entries other writers stored without one stay unsummarized
     return cover if all(m.id is not None for m in cover) else []

@@ -74,6 +74,21 @@ local function append(keys, args)
   local count = #fresh
   if count == 0 then return {'ok', redis.call('LLEN', list), 0, 0, s.owner or false, s.ttl or false} end
 
+  -- under a window, a tool result whose call the window already cut is cut too (counted, not stored)
+  local window = tonumber(h[2])
+  if window > 0 then
+    local calls, kept = {}, {}
+    for k = 1, #payloads do
+      local answers = answers_of(payloads[k])
+      if #answers == 0 or is_pinned(payloads[k]) or calls_present(list, answers, calls) then
+        kept[#kept + 1] = payloads[k]
+        add_calls(payloads[k], calls)
+      end
+    end
+    payloads = kept
+  end
+  local pushed = #payloads
+
   -- counters first: they are what can overflow or be corrupted
   local done = {}
   for _, step in ipairs(steps) do
@@ -98,18 +113,18 @@ local function append(keys, args)
     end
   end
   local len
-  for i = 1, count, CHUNK do
-    len = redis.pcall('RPUSH', list, unpack(payloads, i, math.min(i + CHUNK - 1, count)))
+  for i = 1, pushed, CHUNK do
+    len = redis.pcall('RPUSH', list, unpack(payloads, i, math.min(i + CHUNK - 1, pushed)))
     if type(len) == 'table' then
       if i > 1 then redis.call('RPOP', list, i - 1) end
       undo(meta, ids, fresh, done, count, pin_field, pins)
       return failure(list, len)
     end
   end
+  if pushed == 0 then len = redis.call('LLEN', list) end
 
   save_companions(meta, s)
-  local window = tonumber(h[2])
   if window > 0 and len - pinned > window then trim(list, len, window, pinned) end
-  local refreshed = touched(keys, s, h[1], len == count)
+  local refreshed = touched(keys, s, h[1], pushed > 0 and len == pushed)
   return {'ok', len, count, refreshed, s.owner or false, s.ttl or false}
 end

@@ -177,25 +177,119 @@ local function tokens_of(entry)
   return 0
 end
 
--- Keep the newest `window` unpinned entries of `list` (`len` long, `pinned` of them
--- pinned). Pinned entries are never cut: older ones move to the front, in order. A
--- tool result whose call was cut does not stay at the front of what is kept.
+-- Move the entries at `positions` (0-based, ascending) out of `list`: LSET a marker, LREM it.
+local GONE = '\0glide-memory:removed\0'
+local function remove_at(list, positions)
+  for _, at in ipairs(positions) do redis.call('LSET', list, at, GONE) end
+  if #positions > 0 then redis.call('LREM', list, 0, GONE) end
+end
+
+-- Whether an entry's tool hint (what the client stored in "tool") is one of `a` or `b`.
+local function hinted(entry, a, b)
+  return string.find(entry, '"tool":"' .. a .. '"', 1, true) ~= nil
+    or (b ~= nil and string.find(entry, '"tool":"' .. b .. '"', 1, true) ~= nil)
+end
+
+-- The ids of the tool calls a decoded entry makes, and of the calls it answers: OpenAI's tool_calls
+-- and tool messages, Anthropic's tool_use/tool_result blocks, Converse's toolUse/toolResult blocks.
+local function tool_ids(doc)
+  local calls, answers = {}, {}
+  if type(doc['tool_calls']) == 'table' then
+    for _, c in ipairs(doc['tool_calls']) do
+      if type(c) == 'table' and type(c['id']) == 'string' then calls[#calls + 1] = c['id'] end
+    end
+  end
+  if doc['role'] == 'tool' and type(doc['tool_call_id']) == 'string' then answers[#answers + 1] = doc['tool_call_id'] end
+  if type(doc['content']) == 'table' then
+    for _, b in ipairs(doc['content']) do
+      if type(b) == 'table' then
+        if b['type'] == 'tool_use' and type(b['id']) == 'string' then calls[#calls + 1] = b['id'] end
+        if b['type'] == 'tool_result' and type(b['tool_use_id']) == 'string' then
+          answers[#answers + 1] = b['tool_use_id']
+        end
+        local use, result = b['toolUse'], b['toolResult']
+        if type(use) == 'table' and type(use['toolUseId']) == 'string' then calls[#calls + 1] = use['toolUseId'] end
+        if type(result) == 'table' and type(result['toolUseId']) == 'string' then
+          answers[#answers + 1] = result['toolUseId']
+        end
+      end
+    end
+  end
+  return calls, answers
+end
+
+-- The ids of the calls an entry answers (empty for one that is no tool result, or does not decode).
+local function answers_of(entry)
+  if not hinted(entry, 'result', 'both') then return {} end
+  local doc = decoded(entry)
+  if doc == nil then return {} end
+  local _, answers = tool_ids(doc)
+  return answers
+end
+
+-- Add the ids of the calls an entry makes to the set `into`.
+local function add_calls(entry, into)
+  if not hinted(entry, 'call', 'both') then return end
+  local doc = decoded(entry)
+  if doc == nil then return end
+  local calls = tool_ids(doc)
+  for _, id in ipairs(calls) do into[id] = true end
+end
+
+-- Whether each id of `ids` is a call made by an entry of `list`, looking from the newest back (calls
+-- are recent). `known` holds calls already known to be there.
+local function calls_present(list, ids, known)
+  local wanted, missing = {}, 0
+  for _, id in ipairs(ids) do
+    if not known[id] and not wanted[id] then wanted[id], missing = true, missing + 1 end
+  end
+  local stop = redis.call('LLEN', list) - 1
+  while missing > 0 and stop >= 0 do
+    local start = math.max(0, stop - 31)
+    local page = redis.call('LRANGE', list, start, stop)
+    for i = #page, 1, -1 do
+      local found = {}
+      add_calls(page[i], found)
+      for id in pairs(found) do
+        if wanted[id] then wanted[id], missing = nil, missing - 1 end
+      end
+    end
+    stop = start - 1
+  end
+  return missing == 0
+end
+
+-- Remove from `list` the tool results that answer a call of `gone` (calls a window dropped), so the
+-- stored list never holds a result without its call.
+local function drop_answers(list, gone)
+  if next(gone) == nil then return end
+  local positions, len = {}, redis.call('LLEN', list)
+  for start = 0, len - 1, 64 do
+    local page = redis.call('LRANGE', list, start, start + 63)
+    for i = 1, #page do
+      for _, id in ipairs(answers_of(page[i])) do
+        if gone[id] then
+          positions[#positions + 1] = start + i - 1
+          break
+        end
+      end
+    end
+  end
+  remove_at(list, positions)
+end
+
+-- Keep the newest `window` unpinned entries of `list` (`len` long, `pinned` of them pinned). Pinned
+-- entries are never cut: older ones move to the front, in order. The tool results of every call cut
+-- go too, so no result is kept without its call.
 local function trim(list, len, window, pinned)
   local excess = len - pinned - window
   if excess <= 0 then return end
+  local gone = {}
   if pinned == 0 then
-    local cut = excess
-    while cut < len do
-      local page = redis.call('LRANGE', list, cut, cut + 3)
-      local orphans = 0
-      for i = 1, #page do
-        if not is_result(page[i]) then break end
-        orphans = orphans + 1
-      end
-      cut = cut + orphans
-      if orphans < #page or #page == 0 then break end
-    end
-    redis.call('LTRIM', list, cut, -1)
+    local dropped = redis.call('LRANGE', list, 0, excess - 1)
+    for i = 1, #dropped do add_calls(dropped[i], gone) end
+    redis.call('LTRIM', list, excess, -1)
+    drop_answers(list, gone)
     return
   end
   local kept, dropped, position, done = {}, 0, 0, false
@@ -205,8 +299,9 @@ local function trim(list, len, window, pinned)
       local entry = page[i]
       if is_pinned(entry) then
         kept[#kept + 1] = entry
-      elseif dropped < excess or is_result(entry) then
+      elseif dropped < excess then
         dropped = dropped + 1
+        add_calls(entry, gone)
       else
         done = true
         break
@@ -221,6 +316,7 @@ local function trim(list, len, window, pinned)
     for j = i, math.max(1, i - CHUNK + 1), -1 do args[#args + 1] = kept[j] end
     redis.call('LPUSH', list, unpack(args))
   end
+  drop_answers(list, gone)
 end
 
 -- Operations that are not naturally idempotent (pop, a count of what was
@@ -253,13 +349,6 @@ local function op_save(ops, meta, op, now, reply)
   local keep, left = OPS_KEEP * 1000, redis.call('PTTL', meta)
   if left > 0 and left < keep then keep = left end
   redis.call('PEXPIRE', ops, keep)
-end
-
--- Move the entries at `positions` (0-based, ascending) out of `list`: LSET a marker, LREM it.
-local GONE = '\0glide-memory:removed\0'
-local function remove_at(list, positions)
-  for _, at in ipairs(positions) do redis.call('LSET', list, at, GONE) end
-  if #positions > 0 then redis.call('LREM', list, 0, GONE) end
 end
 
 -- Drop a removed entry's id (it may be stored again) and its pin from the count.

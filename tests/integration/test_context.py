@@ -221,3 +221,18 @@ async def test_context_in_provider_formats(store: SessionStore, user_id: str) ->
     assert [item.get("type", "message") for item in responses][-2:] == ["function_call", "function_call_output"]
     with pytest.raises(InvalidInputError):
         await store.get_context(sid, format="gemini")  # type: ignore[call-overload]
+
+
+async def test_a_summary_keeps_a_call_whose_results_are_still_to_come(store: SessionStore) -> None:
+    """A trailing call without results is not summarized, so its results never arrive orphaned."""
+    sid = (await store.create_session(None)).session_id
+    await store.add_message(sid, "user", "q", 1, message_id="q")
+    await store.add_message(sid, "assistant", "", 1, message_id="call", tool_calls=[CALL])
+
+    async def summarizer(previous: Message | None, messages: list[Message]) -> str:
+        return "s"
+
+    summary = await store.summarize(sid, summarizer, keep_last=0)
+    assert summary is not None and summary.through == "q"
+    await store.add_message(sid, "tool", "21", 1, tool_call_id="call_1")
+    assert [m.id for m in await store.get_messages(sid)][-2:][0] == "call"
