@@ -107,6 +107,8 @@ class FaultProxy:
         self.connections_accepted = 0
         self.bytes_up = 0
         self.bytes_down = 0
+        self.held_bytes = 0
+        """Bytes the proxy holds or has yet to send, updated by its thread: 0 once a delay has drained."""
         self._upstream = (upstream_host, upstream_port)
         self._listen_host = listen_host
         self._mode = _Mode.PASS
@@ -286,6 +288,11 @@ class FaultProxy:
                 now = time.monotonic()
                 for conn in list(self._conns):
                     self._pump(conn, now)
+                self.held_bytes = sum(
+                    len(pipe.out) + sum(len(chunk) for _, chunk in pipe.held)
+                    for conn in self._conns
+                    for pipe in (conn.up, conn.down)
+                )
                 dues = [pipe.held[0][0] for conn in self._conns for pipe in (conn.up, conn.down) if pipe.held]
                 timeout = max(0.0, min(dues) - now) if dues else None
                 for key, mask in self._sel.select(timeout):

@@ -160,20 +160,24 @@ async def test_racing_summarizers_leave_one_summary(store: SessionStore, user_id
     sid = (await store.create_session(user_id)).session_id
     for n in range(6):
         await store.add_message(sid, "user", f"m{n}", 1, message_id=f"m{n}")
-    started = asyncio.Event()
+    started, second_done = asyncio.Event(), asyncio.Event()
 
     async def first(previous: Message | None, messages: list[Message]) -> str:
         started.set()
-        await asyncio.sleep(0.2)
+        await second_done.wait()  # the other summary is stored while this summarizer runs
         return "first"
 
     async def second(previous: Message | None, messages: list[Message]) -> str:
-        await started.wait()
         return "second"
 
-    results = await asyncio.gather(
-        store.summarize(sid, first, keep_last=2), store.summarize(sid, second, keep_last=2), return_exceptions=True
-    )
+    async def run_second() -> object:
+        await started.wait()
+        try:
+            return await store.summarize(sid, second, keep_last=2)
+        finally:
+            second_done.set()
+
+    results = await asyncio.gather(store.summarize(sid, first, keep_last=2), run_second(), return_exceptions=True)
     winners = [r for r in results if not isinstance(r, BaseException)]
     losers = [r for r in results if isinstance(r, BaseException)]
     assert len(winners) == 1 and len(losers) == 1 and isinstance(losers[0], SummaryConflictError)

