@@ -277,6 +277,16 @@ class SessionStore:
         return self._parts.requests.sent
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the store's glide client belongs to: run the store's calls there.
+
+        Synchronous code and other loops hand calls to it (e.g. with
+        ``asyncio.run_coroutine_threadsafe(coro, store.loop)``), as the
+        framework adapters do. ``None`` if glide does not say.
+        """
+        return self._parts.requests.client_loop
+
+    @property
     def embedded_server(self) -> EmbeddedServer | None:
         """The embedded server :meth:`connect` started for this store, if any."""
         return self._resources.server

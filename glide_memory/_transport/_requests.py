@@ -213,7 +213,10 @@ class Requests:
         self._slots = _Slots(max_in_flight)
         self.sent = 0
         """Requests sent, retries and batches included (a batch is one request: one round trip)."""
-        self._client_loop = getattr(client, "_loop", None)
+        loop = getattr(client, "_loop", None)  # glide binds a client to the loop that created it
+        self.client_loop: asyncio.AbstractEventLoop | None = (
+            loop if isinstance(loop, asyncio.AbstractEventLoop) else None
+        )
         self._library_loads = 0
         self._loading: asyncio.Lock | None = None
 
@@ -223,7 +226,7 @@ class Requests:
         """Raise if the store is closed or glide could not answer on the running loop."""
         if self.closed:
             raise StoreClosedError("the store is closed", session_id=session_id)
-        check_event_loop(self._client_loop, session_id=session_id)
+        check_event_loop(self.client_loop, session_id=session_id)
 
     # -- calls -----------------------------------------------------------------
 

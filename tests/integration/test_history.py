@@ -73,3 +73,14 @@ async def test_history_of_deleted_session_raises(store: SessionStore, user_id: s
     with pytest.raises(SessionNotFoundError):
         async for _ in history:
             pass
+
+
+async def test_append_without_tokens_uses_the_token_counter(client: Client) -> None:
+    """ChatHistory.append leaves tokens_used to the store's token_counter, as add_message does."""
+    store = SessionStore(client, token_counter=lambda message: len(str(message.content)))
+    sid = (await store.create_session(None)).session_id
+    history = store.history(sid)
+    await history.append("user", "four")
+    await history.append("user", "given", tokens_used=1)
+    assert [m.tokens for m in await history.messages()] == [4, 1]
+    assert (await history.info()).token_count == 5
