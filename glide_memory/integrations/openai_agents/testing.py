@@ -100,7 +100,8 @@ class ScriptedModel(Model):
         prompt: ResponsePromptParam | None,
     ) -> ModelResponse:
         """Return the next scripted turn."""
-        return ModelResponse(output=self._next(input), usage=Usage(), response_id=None)
+        output = self._next(input)
+        return ModelResponse(output=output, usage=Usage(), response_id=f"resp-scripted-{len(self.inputs)}")
 
     async def stream_response(
         self,
@@ -117,12 +118,13 @@ class ScriptedModel(Model):
         prompt: ResponsePromptParam | None,
     ) -> AsyncIterator[TResponseStreamEvent]:
         """Stream the next scripted turn as one completed response."""
+        output = self._next(input)
         response = Response(
-            id="resp-scripted",
+            id=f"resp-scripted-{len(self.inputs)}",
             created_at=0,
             model="scripted",
             object="response",
-            output=self._next(input),
+            output=output,
             tool_choice="auto",
             tools=[],
             parallel_tool_calls=False,
