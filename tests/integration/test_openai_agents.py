@@ -581,3 +581,16 @@ async def test_an_owned_store_serves_any_thread_and_loop(owned: GlideSession) ->
     items = await asyncio.to_thread(lambda: asyncio.run(owned.get_items()))
     assert contents(items) == ["from the test loop", "from a thread"]
     assert await owned.run(lambda s: s.count_messages(owned.session_id)) == 2
+
+
+async def test_the_benchmark_measures_every_contender(valkey_url: str) -> None:
+    """benchmarks.frameworks.openai_agents returns p50 and p99 for each operation and contender, and cleans up."""
+    from benchmarks.frameworks.openai_agents import run
+
+    rows = await run(valkey_url, samples=2)
+    assert {(row["operation"].split()[0], row["contender"]) for row in rows} == {
+        (operation, contender)
+        for operation in ("add_items", "get_items(limit=20),", "pop_item")
+        for contender in ("GlideSession", "SQLiteSession", "RedisSession")
+    }
+    assert all(0 < row["p50_us"] <= row["p99_us"] for row in rows)
