@@ -23,7 +23,7 @@ import pytest
 from agents import SessionSettings, SQLiteSession, TResponseInputItem, set_tracing_disabled
 from agents.memory import OpenAIResponsesCompactionSession, Session
 
-from glide_memory import PermissionDeniedError, Role, SessionStore
+from glide_memory import PermissionDeniedError, Role, ServerTimeoutError, SessionStore
 from glide_memory.integrations.openai_agents import KEY, GlideSession, SessionClosedError
 
 Factory = Callable[..., Any]
@@ -594,3 +594,22 @@ async def test_the_benchmark_measures_every_contender(valkey_url: str) -> None:
         for contender in ("GlideSession", "SQLiteSession", "RedisSession")
     }
     assert all(0 < row["p50_us"] <= row["p99_us"] for row in rows)
+
+
+async def test_a_call_to_a_blocked_store_loop_times_out(store: SessionStore) -> None:
+    """A call from another thread while the store's loop is blocked raises ServerTimeoutError instead of hanging."""
+    session = GlideSession(f"oa-{uuid.uuid4().hex}", store=store, call_timeout=0.3)
+    raised: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            asyncio.run(session.get_items())
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join(timeout=10)  # blocks the store's loop on purpose, as a synchronous wait on it would
+    assert not thread.is_alive()
+    assert [type(exc) for exc in raised] == [ServerTimeoutError]
+    assert await session.get_items() == []

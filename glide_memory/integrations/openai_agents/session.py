@@ -34,12 +34,13 @@ from glide_memory import (
     InvalidIdError,
     InvalidInputError,
     Message,
+    ServerTimeoutError,
     SessionNotFoundError,
     SessionStore,
     StoreClosedError,
     Unset,
 )
-from glide_memory.integrations._bridge import SharedLoop
+from glide_memory.integrations._bridge import DEFAULT_CALL_TIMEOUT, SharedLoop
 from glide_memory.integrations.openai_agents._items import items_of, to_messages
 
 if TYPE_CHECKING:
@@ -80,6 +81,9 @@ class GlideSession:
         ttl: TTL of a new session, refreshed by every write; the store's
             default (24 h) if left out, ``None`` for never.
         schema: Key names (e.g. a namespace) for a store this session creates.
+        call_timeout: Seconds a call handed to the store's loop from another
+            one waits before raising ServerTimeoutError (that loop is blocked);
+            above the store's own 10 s retry budget.
 
     Raises:
         InvalidIdError: ``session_id`` or ``user_id`` is not a non-empty str.
@@ -100,6 +104,7 @@ class GlideSession:
         session_settings: SessionSettings | dict[str, Any] | None = None,
         ttl: TTL | Unset | None = UNSET,
         schema: KeySchema | None = None,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
     ) -> None:
         if not isinstance(session_id, str) or not session_id:
             raise InvalidIdError(f"session id must be a non-empty str, not {session_id!r}")
@@ -113,6 +118,7 @@ class GlideSession:
         )
         self.user_id = user_id
         self._ttl = ttl
+        self._timeout = call_timeout
         self._url = url
         self._schema = schema
         self._owns_store = store is None
@@ -210,7 +216,7 @@ class GlideSession:
         try:
             store = self._store
             if store is not None and self._loop is not None:
-                await _on(self._loop, store.close())
+                await _on(self._loop, store.close(), self._timeout)
         finally:
             self._store = self._scoped = None
             SharedLoop.release()
@@ -316,7 +322,7 @@ class GlideSession:
         async def job() -> T:
             return await use(await self._store_for_call())
 
-        work = _on(self._target(), job())
+        work = _on(self._target(), job(), self._timeout)
         return await (_settled(work) if mutation else work)
 
 
@@ -335,8 +341,14 @@ def _loop_of(store: SessionStore) -> asyncio.AbstractEventLoop:
         raise BridgeError("cannot tell which event loop the store's glide client belongs to") from None
 
 
-async def _on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
-    """Await ``coro`` on ``loop``: here if it is the running loop, else handed to it across threads."""
+async def _on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], wait: float) -> T:
+    """Await ``coro`` on ``loop``: here if it is the running loop, else handed to it across threads.
+
+    Raises:
+        BridgeError: ``loop`` is not running.
+        ServerTimeoutError: handed over, no result within ``wait`` seconds
+            (``loop`` is blocked); the call is cancelled.
+    """
     if asyncio.get_running_loop() is loop:
         return await coro
     if loop.is_closed() or not loop.is_running():
@@ -345,7 +357,13 @@ async def _on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> 
             "the store's event loop is not running, so nothing can carry out this call: keep that loop "
             "running (e.g. in its own thread) while the Agents SDK uses the session from another one"
         )
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop)), wait)
+    except TimeoutError as exc:
+        raise ServerTimeoutError(
+            f"the store's event loop gave no result within {wait} s: it is blocked (e.g. waiting on this "
+            "thread); run the agent in a worker thread while that loop keeps running"
+        ) from exc
 
 
 async def _settled(work: Coroutine[Any, Any, T]) -> T:
