@@ -147,6 +147,8 @@ async def test_get_items_with_limit(make_session: Factory) -> None:
     assert await session.get_items(limit=10) == items
     assert await session.get_items(limit=0) == []
     assert await session.get_items(limit=-1) == items
+    assert await session.get_items(limit=True) == items[-1:]
+    assert await session.get_items(limit=2**63 - 1) == items
 
 
 async def test_add_empty_list_is_a_no_op(make_session: Factory) -> None:

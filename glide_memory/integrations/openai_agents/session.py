@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from glide_memory import TTL, KeySchema
 
 T = TypeVar("T")
+_ANY_LENGTH = 2**32  # more items than any list holds (a LIST holds at most 2**32 - 1)
 
 
 class SessionClosedError(StoreClosedError, RuntimeError):
@@ -149,7 +150,9 @@ class GlideSession:
             raise TypeError(f"limit must be an int or None, not {type(resolved).__name__}")
         if resolved == 0:
             return []
-        return await self._call(lambda store: self._read(store, resolved if resolved and resolved > 0 else None))
+        # negative: everything, as in SQLiteSession; past any list's length: everything too
+        newest = int(resolved) if resolved is not None and 0 < resolved < _ANY_LENGTH else None
+        return await self._call(lambda store: self._read(store, newest))
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
         """Append items in one atomic write, exactly once; the session is created on first use.
