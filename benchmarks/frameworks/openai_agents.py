@@ -33,8 +33,7 @@ from agents import SQLiteSession
 from agents.extensions.memory import RedisSession
 
 from benchmarks.harness import percentile
-from glide_memory import EmbeddedServer, SessionStore
-from glide_memory.connection import parse_url
+from glide_memory import EmbeddedServer, SessionStore, parse_url
 from glide_memory.integrations.openai_agents import GlideSession
 
 WARMUP = 20

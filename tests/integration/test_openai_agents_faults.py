@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from glide_memory import SessionStore
-from glide_memory.connection import parse_url
+from glide_memory import SessionStore, parse_url
 from glide_memory.integrations.openai_agents import GlideSession
 from tests.faultproxy import FaultProxy
 

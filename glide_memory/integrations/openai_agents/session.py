@@ -335,8 +335,8 @@ def _scope(store: SessionStore, user_id: str | None) -> SessionStore:
 
 def _loop_of(store: SessionStore) -> asyncio.AbstractEventLoop:
     """Return the event loop the store's glide client belongs to."""
-    loop = getattr(store.client, "_loop", None)
-    if isinstance(loop, asyncio.AbstractEventLoop):
+    loop = store.loop
+    if loop is not None:
         return loop
     try:
         return asyncio.get_running_loop()
