@@ -32,8 +32,8 @@ from llama_index.core.base.llms.types import (
     ThinkingBlock,
     ToolCallBlock,
 )
-from llama_index.core.llms import ChatMessage, MessageRole
-from llama_index.core.memory import ChatMemoryBuffer
+from llama_index.core.llms import ChatMessage, MessageRole, MockLLM
+from llama_index.core.memory import ChatMemoryBuffer, ChatSummaryMemoryBuffer
 from llama_index.core.storage.chat_store import BaseChatStore, SimpleChatStore
 from llama_index.core.utils import get_tokenizer
 
@@ -333,6 +333,27 @@ async def test_buffer_async_methods(chat_store: BaseChatStore, key: str) -> None
     assert await memory.aget_all() == [SECOND]
     await memory.areset()
     assert await memory.aget_all() == []
+
+
+async def test_summary_buffer_rewrites_the_history(chat_store: BaseChatStore, key: str) -> None:
+    """ChatSummaryMemoryBuffer replaces what overflows with a summary message, stored back through the chat store."""
+
+    def run() -> list[ChatMessage]:
+        memory = ChatSummaryMemoryBuffer.from_defaults(
+            chat_store=chat_store, chat_store_key=key, llm=MockLLM(max_tokens=5), token_limit=20
+        )
+        for n in range(6):
+            memory.put(ChatMessage(role="user", content=f"question {n} about things"))
+            memory.put(ChatMessage(role="assistant", content=f"answer {n} about stuff"))
+        kept = memory.get()
+        assert memory.get_all() == kept
+        return kept
+
+    kept = await off_loop(run)
+    assert [m.role.value for m in kept] == ["system", "user", "assistant", "user", "assistant"]
+    assert [m.content for m in kept[1:]] == [
+        "question 4 about things", "answer 4 about stuff", "question 5 about things", "answer 5 about stuff"
+    ]  # fmt: skip
 
 
 async def test_buffer_serializes_the_chat_store_config(glide: GlideChatStore, key: str) -> None:
