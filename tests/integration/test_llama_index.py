@@ -49,7 +49,7 @@ from glide_memory import (
 )
 from glide_memory.integrations._bridge import SharedLoop
 from glide_memory.integrations.llama_index import GlideChatStore, GlideDBChatStore
-from tests.support import Client
+from tests.support import Client, keys_matching
 
 T = TypeVar("T")
 STORES = ["simple", "glide"]
@@ -634,3 +634,18 @@ def test_missing_llama_index_names_the_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert "MissingDependencyError" in out.stdout and "glide-memory[llama-index]" in out.stdout
+
+
+async def test_the_benchmark_measures_every_contender(valkey_url: str, client: Client) -> None:
+    """benchmarks.frameworks.llama_index returns p50 and p99 per operation and contender, and cleans up."""
+    from benchmarks.frameworks.llama_index import run
+
+    rows = await run(valkey_url, samples=2)
+    contenders: dict[str, set[str]] = {row["operation"]: set() for row in rows}
+    for row in rows:
+        contenders[row["operation"]].add(row["contender"])
+        assert 0 < row["p50_us"] <= row["p99_us"]
+    base = {"GlideChatStore", "SimpleChatStore", "RedisChatStore"}
+    assert [contenders[op] for op in ("async_add_message", "adelete_last_message", "add_message (sync)")] == [base] * 3
+    assert contenders["DB archive_oldest_messages(1)"] == {"GlideDBChatStore", "SQLAlchemyChatStore"}
+    assert await keys_matching(client, "bench-li-*") == []
