@@ -29,8 +29,8 @@ def loop_of(store: SessionStore) -> asyncio.AbstractEventLoop:
     Raises:
         BridgeError: the client does not say.
     """
-    loop = getattr(store.client, "_loop", None)
-    if not isinstance(loop, asyncio.AbstractEventLoop):
+    loop = store.loop
+    if loop is None:
         raise BridgeError("cannot tell which event loop the store's glide client belongs to")
     return loop
 

@@ -35,6 +35,9 @@ from glide_memory import (
 from glide_memory.integrations.llama_index import _codec
 
 KIND = "llama_index"
+
+MARK = "framework"
+"""The session metadata field that says which adapter made a session (``llama_index`` here)."""
 """The extension name of the adapter's keys outside sessions (``llama_index:...``)."""
 
 
@@ -67,7 +70,9 @@ class LlamaIndexChats:
         self.store = store if owner is None or store.user_id == owner else store.for_user(owner)
         self.user_id = owner
         self.ttl = ttl
-        self._keys = store.schema.extension(KIND, "keys" if owner is None else f"keys:{owner}")
+        # a user's keys are their sessions the adapter made (the core's user index, checked on the server);
+        # without a user, the adapter's own sorted set of keys
+        self._keys = store.schema.extension(KIND, "keys")
         self._listed: set[str] = set()  # keys this object put in the keys SET (or found there)
 
     # -- reads ------------------------------------------------------------
@@ -152,7 +157,9 @@ class LlamaIndexChats:
         try:
             await write()
         except SessionNotFoundError:
-            await self.store.create_session(self.user_id, session_id=key, ttl=self.ttl, exist_ok=True)
+            await self.store.create_session(
+                self.user_id, session_id=key, ttl=self.ttl, metadata={MARK: KIND}, exist_ok=True
+            )
             self._listed.discard(key)
             await write()  # the same message ids: a first attempt that landed after all is not doubled
         await self._list(key)
@@ -246,6 +253,8 @@ class LlamaIndexChats:
         belongs to another user now are removed; one re-created meanwhile
         is put back.
         """
+        if self.user_id is not None:
+            return await self._user_keys(self.user_id)
         index = self._keys
         raw = await self.store.call(lambda client: client.zrange(index, RangeByIndex(0, -1)))
         members = [member.decode("utf-8", "replace") for member in raw]
@@ -263,6 +272,18 @@ class LlamaIndexChats:
             stale = [member for member in stale if member not in back]
         self._listed.update(m for m in members if m not in stale)
         return [member for member in members if member not in stale]
+
+    async def _user_keys(self, user_id: str) -> list[str]:
+        """Return the user's sessions this adapter made, in order of creation (the index prunes the gone)."""
+        found = []
+        after = None
+        while True:
+            page = await self.store.list_user_sessions(user_id, limit=500, after=after)
+            found += [info for info in page if info.metadata.get(MARK) == KIND]
+            if page.next_after is None:
+                break
+            after = page.next_after
+        return [info.session_id for info in sorted(found, key=lambda info: (info.created_at, info.session_id))]
 
     async def _alive(self, members: list[str]) -> list[bool]:
         """Whether each member's session exists (and, for a user's keys, is that user's), in one round trip."""
@@ -294,8 +315,8 @@ class LlamaIndexChats:
         return out
 
     async def _list(self, key: str) -> None:
-        """Put ``key`` in the scope's keys SET (once per object; the first write's time orders it)."""
-        if key in self._listed:
+        """Put ``key`` in the keys SET (once per object; the first write's time orders it); a user's need none."""
+        if key in self._listed or self.user_id is not None:
             return
         index = self._keys
         await self.store.call(
@@ -306,6 +327,8 @@ class LlamaIndexChats:
         self._listed.add(key)
 
     async def _unlist(self, key: str) -> None:
+        if self.user_id is not None:
+            return
         index = self._keys
         self._listed.discard(key)
         await self.store.call(lambda client: client.zrem(index, [key]))
