@@ -63,6 +63,7 @@ end
 local function values_of(entry)
   local names = {}
   local nl = string.find(entry, '\n', 1, true)
+  if not nl then return {} end  -- not a checkpoint record: Python reports it
   for word in string.gmatch(string.sub(entry, 1, nl - 1), '%S+') do names[#names + 1] = word end
   if #names == 0 then return {} end
   return redis.call('HMGET', cps, unpack(names))

@@ -505,7 +505,7 @@ class GlideCheckpointSaver(BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         thread_id = _thread_of(config)
-        ns: str = config["configurable"].get("checkpoint_ns", "")
+        ns: str = config["configurable"]["checkpoint_ns"]  # required, as by LangGraph's own savers
         checkpoint_id = checkpoint["id"]
         body: dict[str, Any] = dict(checkpoint)
         values: dict[str, Any] = body.pop("channel_values")
