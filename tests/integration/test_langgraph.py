@@ -1,4 +1,4 @@
-"""GlideCheckpointSaver under real graphs: interrupted and resumed anywhere, its conversation mirrored, its costs counted."""
+"""GlideCheckpointSaver under real graphs: interrupted and resumed anywhere, its chat mirrored, its costs counted."""
 
 from __future__ import annotations
 
@@ -161,7 +161,12 @@ async def test_sync_invoke_from_plain_threads_and_async_invoke_from_another_loop
     workers = [threading.Thread(target=sync_caller), threading.Thread(target=other_loop)]
     for worker in workers:
         worker.start()
-    await asyncio.to_thread(lambda: [worker.join(30) for worker in workers])
+
+    def join() -> None:
+        for worker in workers:
+            worker.join(30)
+
+    await asyncio.to_thread(join)
     assert texts(outcome["sync"]["messages"]) == ["a", "from a thread"]
     assert texts(outcome["async"]["messages"]) == ["b", "from another loop"]
     assert texts(await saver.store.get_messages(async_config["configurable"]["thread_id"])) == [
@@ -214,7 +219,7 @@ async def test_list_pages_through_more_than_a_page(saver: GlideCheckpointSaver) 
             checkpoint = empty_checkpoint()
             checkpoint["id"] = f"{step:05d}"
             base = parent.get(str(id(target)), {"configurable": {"thread_id": tid, "checkpoint_ns": ""}})
-            parent[str(id(target))] = await target.aput(base, checkpoint, {"step": step, "odd": step % 2}, {})
+            parent[str(id(target))] = await target.aput(base, checkpoint, {"step": step, "odd": step % 2}, {})  # type: ignore[typeddict-unknown-key]
     queries: list[dict[str, Any]] = [
         {},
         {"filter": {"odd": 1}},
@@ -223,7 +228,11 @@ async def test_list_pages_through_more_than_a_page(saver: GlideCheckpointSaver) 
         {"filter": {"odd": 0}, "limit": 101},
     ]
     for query in queries:
-        ours = [t.checkpoint["id"] for t in await asyncio.to_thread(lambda q=query: list(saver.list(config, **q)))]
+
+        def listed(q: dict[str, Any] = query) -> list[Any]:
+            return list(saver.list(config, **q))
+
+        ours = [t.checkpoint["id"] for t in await asyncio.to_thread(listed)]
         theirs = [t.checkpoint["id"] for t in reference.list(config, **query)]
         assert ours == theirs, query
 
@@ -319,7 +328,7 @@ async def test_a_users_threads_are_theirs(store: SessionStore, user_id: str) -> 
 
 @pytest.mark.parametrize("kind", ["reference", "glide"])
 async def test_bad_input_is_refused_as_the_reference_refuses_it(saver: GlideCheckpointSaver, kind: str) -> None:
-    """A config without a thread id, namespace or checkpoint id raises KeyError, as InMemorySaver does; limit=0 lists nothing."""
+    """Configs lacking thread id, namespace or checkpoint id raise KeyError as in InMemorySaver; limit=0 lists none."""
     target: BaseCheckpointSaver[Any] = InMemorySaver() if kind == "reference" else saver
     tid = f"lg-{uuid.uuid4().hex}"
     with pytest.raises(KeyError):
@@ -334,7 +343,7 @@ async def test_bad_input_is_refused_as_the_reference_refuses_it(saver: GlideChec
 
 
 async def test_an_unusable_thread_id_or_value_writes_nothing(saver: GlideCheckpointSaver, store: SessionStore) -> None:
-    """A thread id that cannot name a session raises InvalidIdError, a value serde refuses raises before anything is sent."""
+    """A thread id that cannot name a session raises InvalidIdError; a value serde refuses raises with nothing sent."""
     with pytest.raises(InvalidIdError):
         await saver.aput({"configurable": {"thread_id": "", "checkpoint_ns": ""}}, empty_checkpoint(), {}, {})
     config = thread()
@@ -364,7 +373,7 @@ async def test_a_corrupted_record_raises_corrupted_entry_error(
 
 
 async def test_delete_thread_removes_the_session_and_a_closed_saver_refuses_calls(valkey_url: str) -> None:
-    """delete_thread deletes the thread's session and conversation; a saver with its own store closes it and refuses calls."""
+    """delete_thread deletes the thread's session and chat; a saver with its own store closes it, then refuses calls."""
     config = thread()
     saver = await asyncio.to_thread(GlideCheckpointSaver, url=valkey_url, schema=KeySchema(namespace="lg-del:"))
     await chat_graph(saver, ["x"]).ainvoke({"messages": [HumanMessage("y")]}, config)

@@ -60,7 +60,7 @@ async def test_metadata_merges_the_configs_metadata_but_not_private_keys(saver: 
 
 
 async def test_search_by_metadata_across_threads_and_namespaces(saver: BaseCheckpointSaver[Any]) -> None:
-    """list(None, filter=...) finds checkpoints of every thread by one or several keys; a thread lists every namespace."""
+    """list(None, filter=...) finds checkpoints of all threads by one or more keys; a thread lists every namespace."""
     one: dict[str, Any] = {"source": "input", "step": 2, "writes": {}, "score": 1}
     two: dict[str, Any] = {"source": "loop", "step": 1, "writes": {"foo": "bar"}, "score": None}
     await saver.aput(config("thread-1", checkpoint_id="1"), empty_checkpoint(), one, {})  # type: ignore[arg-type]
