@@ -11,8 +11,7 @@ from glide import GlideClient, GlideClusterClient
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base.id import uuid6
 
-from glide_memory import SessionStore
-from glide_memory.connection import parse_url
+from glide_memory import SessionStore, parse_url
 from glide_memory.integrations.langgraph import GlideCheckpointSaver
 from glide_memory.integrations.langgraph._layout import part
 from tests.faultproxy import FaultProxy

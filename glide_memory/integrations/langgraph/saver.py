@@ -83,8 +83,8 @@ class _Recent(OrderedDict[Any, Any]):
 
 
 def _loop_of(store: SessionStore) -> asyncio.AbstractEventLoop:
-    loop = getattr(store.client, "_loop", None)
-    if not isinstance(loop, asyncio.AbstractEventLoop):
+    loop = store.loop
+    if loop is None:
         raise BridgeError("cannot tell which event loop the store's glide client belongs to")
     return loop
 
