@@ -46,6 +46,7 @@ from glide_memory.errors import (
 from glide_memory.formats import AnthropicRequest, AnthropicSystem
 from glide_memory.keys import KeySchema
 from glide_memory.models import Content, Format, JSONValue, Message, Role, SessionInfo, Summarizer, Summary
+from glide_memory.recall import Embedder, Recalled, RecallHit, WordLlamaEmbedder
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
@@ -64,6 +65,7 @@ __all__ = [
     "EmbeddedCluster",
     "EmbeddedServer",
     "EmbeddedServerError",
+    "Embedder",
     "EventLoopError",
     "Format",
     "GlideMemoryError",
@@ -80,6 +82,8 @@ __all__ = [
     "MissingDependencyError",
     "OutOfMemoryError",
     "PermissionDeniedError",
+    "RecallHit",
+    "Recalled",
     "Reindexed",
     "RetryPolicy",
     "Role",
@@ -97,6 +101,7 @@ __all__ = [
     "TlsError",
     "Unset",
     "UserSessions",
+    "WordLlamaEmbedder",
     "__version__",
     "acl_setuser",
     "create_client",

@@ -31,8 +31,17 @@ CORE_COMMANDS = (
 )  # fmt: skip
 """Every command the core sends, directly or inside its functions (SCAN: reindexing only)."""
 
-CORE_KEYS = ("chat:*", "meta:*", "msgids:*", "ops:*", "user_sessions:*", "thread.*", "archive*")
-"""The core's key patterns (``thread.*``: a session's named threads; ``archive*``: what summaries archived)."""
+CORE_KEYS = (
+    "chat:*", "meta:*", "msgids:*", "ops:*", "vec:*", "vecmsg:*", "user_sessions:*", "thread.*", "archive*",
+)  # fmt: skip
+"""The core's key patterns (``thread.*``: a session's named threads; ``archive*``: what summaries archived;
+``vec``/``vecmsg``: what semantic recall keeps, declared by every write)."""
+
+RECALL_KEYS = ("recall", "vdoc:*", "gm_recall_*")
+"""What semantic recall adds: the schema's recall setup, and with a search module its documents and index."""
+
+RECALL_COMMANDS = ("lpos", "ft.search", "ft.create", "ft._list", "ft.info")
+"""What semantic recall adds: catching up a vector checks its message (LPOS); a search module's commands."""
 
 STRANDS_COMMANDS = ("set", "get", "zadd", "zrem", "zrangebylex")
 """What the Strands adapter adds: the snapshot storage's blobs."""
@@ -41,16 +50,22 @@ STRANDS_KEYS = ("strands:*", "strands-blob:*", "strands-blobs")
 """The Strands adapter's key patterns: its records and snapshot blobs (its agents talk in threads)."""
 
 
-def rules(*, strands: bool = False, record_kinds: Sequence[str] = (), namespace: str = "") -> list[str]:
-    """Return the ACL rules (``resetkeys``, ``~pattern``, ``+command``...) for the core, and Strands if asked.
+def rules(
+    *, strands: bool = False, recall: bool = False, record_kinds: Sequence[str] = (), namespace: str = ""
+) -> list[str]:
+    """Return the ACL rules (``resetkeys``, ``~pattern``, ``+command``...) for the core, and what else is asked.
 
     Args:
         strands: Also grant what the Strands adapter needs.
+        recall: Also grant what semantic recall needs (a search module's commands included).
         record_kinds: The kinds of records (``store.put_record``) the app keeps.
         namespace: The ``KeySchema`` namespace of the user's stores.
     """
-    keys = [*CORE_KEYS, *(STRANDS_KEYS if strands else ()), *(f"{kind}:*" for kind in record_kinds)]
-    commands = [*CORE_COMMANDS, *(STRANDS_COMMANDS if strands else ())]
+    keys = [
+        *CORE_KEYS, *(STRANDS_KEYS if strands else ()), *(RECALL_KEYS if recall else ()),
+        *(f"{kind}:*" for kind in record_kinds),
+    ]  # fmt: skip
+    commands = [*CORE_COMMANDS, *(STRANDS_COMMANDS if strands else ()), *(RECALL_COMMANDS if recall else ())]
     prefix = escape_glob(namespace)
     return [
         "resetkeys",
@@ -62,7 +77,13 @@ def rules(*, strands: bool = False, record_kinds: Sequence[str] = (), namespace:
 
 
 def setuser(
-    user: str, password: str, *, strands: bool = False, record_kinds: Sequence[str] = (), namespace: str = ""
+    user: str,
+    password: str,
+    *,
+    strands: bool = False,
+    recall: bool = False,
+    record_kinds: Sequence[str] = (),
+    namespace: str = "",
 ) -> Sequence[str]:
     """Return the ``ACL SETUSER`` command (as arguments) for a least-privilege glide-memory user.
 
@@ -70,9 +91,10 @@ def setuser(
         user: The user name.
         password: Its password.
         strands: Also grant what the Strands adapter needs.
+        recall: Also grant what semantic recall needs.
         record_kinds: The kinds of records (``store.put_record``) the app keeps.
         namespace: The ``KeySchema`` namespace the user's stores use.
     """
     identifier(user, kind="user name")
-    granted = rules(strands=strands, record_kinds=record_kinds, namespace=namespace)
+    granted = rules(strands=strands, recall=recall, record_kinds=record_kinds, namespace=namespace)
     return ["ACL", "SETUSER", user, "reset", "on", f">{password}", *granted]

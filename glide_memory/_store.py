@@ -7,7 +7,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, overload
@@ -19,6 +19,9 @@ from glide_memory._core import (
     Context,
     Messages,
     Parts,
+    Recall,
+    RecallSettings,
+    RecallState,
     Records,
     Reindexed,
     Scope,
@@ -37,6 +40,7 @@ from glide_memory.errors import InvalidInputError
 from glide_memory.formats import AnthropicRequest
 from glide_memory.keys import KeySchema
 from glide_memory.models import Content, Format, Message, Role, SessionInfo, Summarizer, Summary
+from glide_memory.recall import Embedder, Recalled
 
 if TYPE_CHECKING:
     from glide_memory._history import ChatHistory
@@ -59,6 +63,30 @@ class _Resources:
     def __init__(self) -> None:
         self.owns_client = False
         self.server: EmbeddedServer | None = None
+
+
+def _recall_settings(
+    embedder: Embedder | None, roles: Iterable[Role | str], deferred: bool, backend: str
+) -> RecallSettings:
+    if embedder is not None and not isinstance(embedder, Embedder):
+        raise InvalidInputError(f"embedder must have name, dimensions and async embed(texts), not {embedder!r}")
+    if embedder is not None and (
+        not isinstance(embedder.name, str) or not embedder.name or type(embedder.dimensions) is not int
+    ):
+        raise InvalidInputError("an embedder needs a non-empty name and an int number of dimensions")
+    if embedder is not None and not 1 <= embedder.dimensions <= 8192:
+        raise InvalidInputError(f"an embedder's dimensions must be 1 to 8192, not {embedder.dimensions}")
+    if isinstance(roles, str):
+        roles = [roles]
+    try:
+        chosen = frozenset(Role(role) for role in roles)
+    except ValueError as exc:
+        raise InvalidInputError(f"recall_roles must be roles, not {roles!r}") from exc
+    if backend not in ("auto", "exact", "search"):
+        raise InvalidInputError(f"recall_backend must be 'auto', 'exact' or 'search', not {backend!r}")
+    if type(deferred) is not bool:
+        raise InvalidInputError(f"deferred_embedding must be a bool, not {deferred!r}")
+    return RecallSettings(embedder=embedder, roles=chosen, deferred=deferred, backend=backend)  # type: ignore[arg-type]
 
 
 class SessionStore:
@@ -88,6 +116,19 @@ class SessionStore:
         pin_system: Pin system messages when they are stored, so every
             window keeps them.
         clock: Returns Unix seconds; replaceable in tests.
+        embedder: Turns on semantic recall (:meth:`recall`): each message
+            of ``recall_roles`` with text gets a vector from it, stored in
+            the same atomic call as the message (see
+            :class:`~glide_memory.recall.Embedder`,
+            :class:`~glide_memory.recall.WordLlamaEmbedder`).
+        recall_roles: The roles whose messages are embedded (user and
+            assistant by default: system prompts and tool results are not).
+        deferred_embedding: Write each message at once and its vector
+            after, in the background (for a slow remote embedder); an
+            embedder that fails inline is caught up the same way.
+            :meth:`flush_embeddings` waits for them.
+        recall_backend: ``"auto"`` (a search module if the server has one,
+            else exact search), ``"exact"`` or ``"search"``.
 
     Raises:
         ConfigurationError: the schema turns hash tags off for a cluster client.
@@ -103,6 +144,8 @@ class SessionStore:
     _users: Users
     _context: Context
     _transfer: Transfer
+    _recall: Recall
+    _recall_state: RecallState
 
     def __init__(
         self,
@@ -116,6 +159,10 @@ class SessionStore:
         token_counter: Callable[[Message], int] | None = None,
         pin_system: bool = True,
         clock: Callable[[], float] = time.time,
+        embedder: Embedder | None = None,
+        recall_roles: Iterable[Role | str] = ("user", "assistant"),
+        deferred_embedding: bool = False,
+        recall_backend: str = "auto",
     ) -> None:
         if not isinstance(client, GlideClient | GlideClusterClient):
             raise InvalidInputError(f"client must be a glide GlideClient or GlideClusterClient, not {client!r}")
@@ -134,14 +181,16 @@ class SessionStore:
         requests = Requests(
             client, library=LIBRARY, max_in_flight=limit, retry=retry if retry is not None else RetryPolicy()
         )
-        self._bind(Parts(requests, resolved, settings), Scope(), _Resources())
+        state = RecallState(_recall_settings(embedder, recall_roles, deferred_embedding, recall_backend))
+        self._bind(Parts(requests, resolved, settings), Scope(), _Resources(), state)
 
-    def _bind(self, parts: Parts, scope: Scope, resources: _Resources) -> None:
+    def _bind(self, parts: Parts, scope: Scope, resources: _Resources, recall: RecallState) -> None:
         """Wire the collaborators of this facade, for ``scope``."""
-        self._parts, self._scope, self._resources = parts, scope, resources
+        self._parts, self._scope, self._resources, self._recall_state = parts, scope, resources, recall
         self._index = UserIndex(parts.requests, parts.schema)
-        self._sessions = Sessions(parts, scope, self._index)
-        self._messages = Messages(parts, scope, self._index)
+        self._recall = Recall(parts, scope, recall)
+        self._sessions = Sessions(parts, scope, self._index, self._recall)
+        self._messages = Messages(parts, scope, self._index, self._recall)
         self._records = Records(parts, scope)
         self._users = Users(parts, scope, self._index, self._sessions)
         self._context = Context(parts, scope, self._messages)
@@ -159,6 +208,10 @@ class SessionStore:
         retry: RetryPolicy | None = None,
         token_counter: Callable[[Message], int] | None = None,
         pin_system: bool = True,
+        embedder: Embedder | None = None,
+        recall_roles: Iterable[Role | str] = ("user", "assistant"),
+        deferred_embedding: bool = False,
+        recall_backend: str = "auto",
         **options: Unpack[ConnectOptions],
     ) -> SessionStore:
         """Connect to ``url`` (or ``$VALKEY_URL``, or an embedded server) and return a store.
@@ -180,6 +233,11 @@ class SessionStore:
             retry: As for :class:`SessionStore`; its deadline also bounds connecting.
             token_counter: As for :class:`SessionStore`.
             pin_system: As for :class:`SessionStore`.
+            embedder: As for :class:`SessionStore`; checked at once against
+                the embedder the server's vectors were made with.
+            recall_roles: As for :class:`SessionStore`.
+            deferred_embedding: As for :class:`SessionStore`.
+            recall_backend: As for :class:`SessionStore`.
             **options: How to connect: cluster, timeouts, TLS (CA, client
                 certificate), read_from replicas, IAM, a full glide
                 configuration (see :class:`ConnectOptions`).
@@ -187,8 +245,9 @@ class SessionStore:
         Raises:
             ServerUnavailableError: the server stayed unreachable.
             PermissionDeniedError, TlsError: it can never work as given.
-            ConfigurationError: a cluster-mode mismatch, or a server older than
-                Valkey 7.2 / Redis 7.0.
+            ConfigurationError: a cluster-mode mismatch, a server older than
+                Valkey 7.2 / Redis 7.0, or an embedder that is not the one the
+                server's vectors were made with.
             EmbeddedServerError: the embedded server cannot start.
         """
         if options.get("configuration") is None:
@@ -217,8 +276,14 @@ class SessionStore:
                     retry=retry,
                     token_counter=token_counter,
                     pin_system=pin_system,
+                    embedder=embedder,
+                    recall_roles=recall_roles,
+                    deferred_embedding=deferred_embedding,
+                    recall_backend=recall_backend,
                 )
                 await store._parts.requests.ensure_library()
+                if embedder is not None:
+                    await store._recall.ready()
             except BaseException:
                 await client.close()
                 raise
@@ -318,7 +383,8 @@ class SessionStore:
             InvalidIdError: ``user_id`` is not a usable id.
         """
         view = SessionStore.__new__(SessionStore)
-        view._bind(self._parts, Scope(_validate.identifier(user_id, kind="user id")), _Resources())
+        scope = Scope(_validate.identifier(user_id, kind="user id"))
+        view._bind(self._parts, scope, _Resources(), self._recall_state)
         return view
 
     async def call(
@@ -384,6 +450,7 @@ class SessionStore:
         """Close the store, and the client and server it created; idempotent. A view's close does nothing."""
         if self._scope.user_id is not None or self._parts.requests.closed:
             return
+        await self._recall.flush()  # deferred embeddings land before the client goes
         self._parts.requests.closed = True
         if self._resources.owns_client:
             await self._parts.client.close()
@@ -1041,6 +1108,80 @@ class SessionStore:
     ) -> bool:
         """Pin (or with ``pinned=False`` unpin) a stored message; return whether it was found."""
         return await self._context.pin(session_id, message_id, pinned, thread=thread)
+
+    # -- semantic recall ------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder | None:
+        """The embedder that gives messages their vectors; ``None``: recall is off."""
+        return self._recall.settings.embedder
+
+    async def recall(
+        self,
+        query: str | Sequence[float],
+        *,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        k: int = 5,
+        roles: Iterable[Role | str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        thread: str | None = None,
+    ) -> Recalled:
+        """Return the ``k`` past messages closest in meaning to ``query``, best first.
+
+        The scope is a user (``user_id``, or the user of a :meth:`for_user`
+        view) or a session (``session_id``); with a search module, also
+        every session. Without one (plain Valkey), the search is exact over
+        the scope's vectors: what brute force over them returns.
+
+        Args:
+            query: Text, embedded with the store's embedder, or a vector of
+                ``embedder.dimensions`` numbers.
+            user_id: Search this user's sessions.
+            session_id: Search this session only.
+            k: How many hits at most (1 to 1,000).
+            roles: Only messages of these roles.
+            since: Only messages stored at or after this Unix time.
+            until: Only messages stored at or before this Unix time.
+            thread: Only this thread; ``None``: the main conversation and
+                every thread.
+
+        Returns:
+            :class:`~glide_memory.recall.RecallHit` values (session id,
+            message, cosine similarity), best first, in a list that also
+            says how many messages of the scope still wait for their vector
+            (``pending``).
+
+        Raises:
+            ConfigurationError: the store has no embedder; or neither a user
+                nor a session was given and the server has no search module.
+            SessionNotFoundError: ``session_id`` names no session (deleted,
+                or expired).
+            PermissionDeniedError: on a view, another user's session or user.
+            InvalidInputError: an empty query, a vector of the wrong length
+                or with NaN, ``k`` out of range.
+        """
+        return await self._recall.recall(
+            query, user_id=user_id, session_id=session_id, k=k, roles=roles, since=since, until=until, thread=thread
+        )
+
+    async def embed_session(self, session_id: str) -> int:
+        """Give a vector to each message of the session worth recalling that has none; return how many got one.
+
+        For messages stored before recall was turned on, before a model
+        change (in a new namespace), or while the embedder was failing.
+        Idempotent: what has a vector is left alone.
+
+        Raises:
+            ConfigurationError: the store has no embedder.
+            SessionNotFoundError: the session does not exist.
+        """
+        return await self._recall.embed_session(session_id)
+
+    async def flush_embeddings(self) -> None:
+        """Wait until the vectors that deferred embedding (or a failed inline one) left to do are written."""
+        await self._recall.flush()
 
     # -- export and import ----------------------------------------------------
 

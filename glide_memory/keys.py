@@ -27,7 +27,9 @@ from glide_memory.errors import ConfigurationError, InvalidIdError
 
 __all__ = ["MAX_ID_LENGTH", "KeySchema", "SessionKeys", "new_message_id", "new_session_id"]
 
-CORE_NAMES = frozenset({"chat", "meta", "msgids", "ops", "user_sessions"})
+CORE_NAMES = frozenset(
+    {"chat", "meta", "msgids", "ops", "vec", "vecmsg", "vdoc", "user_sessions", "recall", "gm_recall"}
+)
 """Key names of the core; companions may not use them."""
 
 MAX_COMPANION_NAME = 200
@@ -62,6 +64,10 @@ class SessionKeys(NamedTuple):
     ids: str
     ops: str
     """Replies of recent operations that carry an id, so a retried one reports what the first did."""
+    vectors: str
+    """Message id to vector record, for semantic recall."""
+    copies: str
+    """Message id to a copy of the message (its thread, NUL, its stored JSON): what recall returns."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,7 +126,14 @@ class KeySchema:
         """Validate ``session_id`` once and return its core keys."""
         tagged = self._tagged(self.session_id(session_id))
         ns = self.namespace
-        return SessionKeys(f"{ns}chat:{tagged}", f"{ns}meta:{tagged}", f"{ns}msgids:{tagged}", f"{ns}ops:{tagged}")
+        return SessionKeys(
+            f"{ns}chat:{tagged}",
+            f"{ns}meta:{tagged}",
+            f"{ns}msgids:{tagged}",
+            f"{ns}ops:{tagged}",
+            f"{ns}vec:{tagged}",
+            f"{ns}vecmsg:{tagged}",
+        )
 
     def chat(self, session_id: object) -> str:
         """Return the LIST key of a session's messages."""
@@ -154,6 +167,22 @@ class KeySchema:
         if key is None:
             return f"{self.namespace}{word}"
         return f"{self.namespace}{word}:{identifier(key, kind='key', max_length=1024)}"
+
+    def vector_document(self, session_id: object, message_id: str) -> str:
+        """Return the HASH key a search module indexes for one message's vector (in the session's slot)."""
+        return f"{self.namespace}vdoc:{self._tagged(self.session_id(session_id))}:{message_id}"
+
+    def vector_document_prefix(self) -> str:
+        """Return the key prefix of every search document of this schema (FT.CREATE's PREFIX)."""
+        return f"{self.namespace}vdoc:"
+
+    def recall_config(self) -> str:
+        """Return the HASH key recording the embedder and backend of this schema's vectors."""
+        return f"{self.namespace}recall"
+
+    def recall_index(self, digest: str) -> str:
+        """Return the name of the search index of this schema's vectors, for one embedder (``digest``)."""
+        return f"{self.namespace}gm_recall_{digest}"
 
     def user_sessions(self, user_id: object) -> str:
         """Return the SET key indexing a user's sessions."""

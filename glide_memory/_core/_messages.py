@@ -11,7 +11,8 @@ from glide_memory import _validate
 from glide_memory._codec import build_message, coerce_role, decode_message, encode_message, format_time
 from glide_memory._core._index import UserIndex
 from glide_memory._core._parts import Command, Parts, Scope
-from glide_memory._server import Appended, functions
+from glide_memory._core._recall import Recall
+from glide_memory._server import Appended, Encoded, VectorData, functions
 from glide_memory.errors import GlideMemoryError, InvalidInputError, SessionNotFoundError
 from glide_memory.keys import list_names, new_message_id
 from glide_memory.models import Content, Message, Role
@@ -22,19 +23,17 @@ INDEX_EXTEND_DEADLINE = 1.0
 PAGE = 100
 """Messages read per round trip by :meth:`Messages.iterate`."""
 
-Encoded = tuple[str, str, int, bool, bytes]
-"""A message ready for a server function: id, digest, tokens, pinned, stored JSON."""
-
 _log = logging.getLogger("glide_memory")
 
 
 class Messages:
     """The message operations of one store or view."""
 
-    def __init__(self, parts: Parts, scope: Scope, index: UserIndex) -> None:
+    def __init__(self, parts: Parts, scope: Scope, index: UserIndex, recall: Recall) -> None:
         self._parts = parts
         self._scope = scope
         self._index = index
+        self._recall = recall
 
     # -- appending ----------------------------------------------------------
 
@@ -102,10 +101,11 @@ class Messages:
         parts = self._parts
         keys, target, names = parts.list_of(session_id, thread)
         window = self._window(max_messages, session_id)
-        encoded = _encoded(messages, session_id)
-        if not encoded:
+        if not messages:
             await parts.must_exist(session_id, keys.meta)
             return
+        vectors, tags, later = await self._recall.vectors_for(session_id, messages, thread)
+        encoded = _encoded(messages, session_id, vectors)
 
         async def call(layout: list[str], companions: str) -> Appended:
             return await functions.append(
@@ -119,6 +119,8 @@ class Messages:
                 register=names.companion,
                 target=layout.index(target),
                 pin_field=names.pinned,
+                thread=thread or "",
+                tags=tags,
                 messages=encoded,
             )
 
@@ -127,6 +129,8 @@ class Messages:
         except GlideMemoryError as exc:
             exc.message_ids = tuple(message[0] for message in encoded)
             raise
+        if later:
+            self._recall.defer(session_id, thread, messages, target)
         if done.refreshed and done.owner is not None:
             try:
                 await self._index.extend(done.owner, done.ttl or None, deadline=INDEX_EXTEND_DEADLINE)
@@ -276,7 +280,9 @@ class Messages:
         keys, target, names = parts.list_of(session_id, thread)
         if not isinstance(message, Message) or message.id is None:
             raise InvalidInputError("replace_message needs a Message with an id", session_id=session_id)
-        payload, digest = encode_message(stamped(message, parts.settings.clock(), session_id), session_id=session_id)
+        version = stamped(message, parts.settings.clock(), session_id)
+        payload, digest = encode_message(version, session_id=session_id)
+        (vector,), _, later = await self._recall.vectors_for(session_id, [version], thread)
 
         async def call(layout: list[str], companions: str) -> int | None:
             return await functions.replace(
@@ -292,9 +298,14 @@ class Messages:
                 digest=digest,
                 payload=payload,
                 pin_field=names.pinned,
+                thread=thread or "",
+                vector=vector,
             )
 
-        return await parts.with_companions(session_id, keys, call, register=names.companion) is not None
+        found = await parts.with_companions(session_id, keys, call, register=names.companion) is not None
+        if found and later:
+            self._recall.defer(session_id, thread, [version], target)
+        return found
 
     async def pop(self, session_id: str, *, thread: str | None) -> Message | None:
         """Remove the newest message of a list and return it, exactly once."""
@@ -324,7 +335,8 @@ class Messages:
         parts = self._parts
         keys, target, names = parts.list_of(session_id, thread)
         stored = self.prepare(session_id, messages)
-        encoded = _encoded(stored, session_id)
+        vectors, tags, later = await self._recall.vectors_for(session_id, stored, thread)
+        encoded = _encoded(stored, session_id, vectors)
         op = new_message_id()
 
         async def call(layout: list[str], companions: str) -> int:
@@ -339,10 +351,14 @@ class Messages:
                 target=layout.index(target),
                 pin_field=names.pinned,
                 op=op,
+                thread=thread or "",
+                tags=tags,
                 messages=encoded,
             )
 
         await parts.with_companions(session_id, keys, call, register=names.companion)
+        if later:
+            self._recall.defer(session_id, thread, stored, target)
         return stored
 
     async def delete(self, session_id: str, message_ids: Iterable[str], *, thread: str | None) -> int:
@@ -402,11 +418,11 @@ class Messages:
         return await parts.with_companions(session_id, keys, call, register=names.archive)
 
 
-def _encoded(messages: list[Message], session_id: str) -> list[Encoded]:
+def _encoded(messages: list[Message], session_id: str, vectors: list[VectorData | None]) -> list[Encoded]:
     encoded = []
-    for message in messages:
+    for message, vector in zip(messages, vectors, strict=True):
         payload, digest = encode_message(message, session_id=session_id)
-        encoded.append((message.id or "", digest, message.tokens, message.pinned, payload))
+        encoded.append((message.id or "", digest, message.tokens, message.pinned, payload, vector))
     return encoded
 
 

@@ -105,21 +105,24 @@ class Parts:
     ) -> T:
         """Run a write with every key of the session declared, learning its companions if the cache is stale.
 
-        ``call(layout, companions)`` gets the keys (meta, chat, msgids, then
-        each companion's) and the companion names it declares; ``register``
-        names a companion the write adds, declared too.
+        ``call(layout, companions)`` gets the keys (meta, chat, msgids, vec,
+        vecmsg, then each companion's) and the companion names it declares;
+        ``register`` names a companion the write adds, declared too.
         """
         known = self._companions.get(session_id, "")
         if not known and not register:  # the common case: a session of the main conversation only
             try:
-                return await call([keys.meta, keys.chat, keys.ids], "")
+                return await call([keys.meta, keys.chat, keys.ids, keys.vectors, keys.copies], "")
             except Stale as stale:
                 known = stale.companions
         # each 'stale' reply means another writer added a companion meanwhile, so this always progresses
         for _ in range(64):
             names = sorted({*filter(None, known.split(",")), *([register] if register else [])})
             declared = ",".join(names)
-            layout = [keys.meta, keys.chat, keys.ids, *(self.schema.companion(session_id, n) for n in names)]
+            layout = [
+                keys.meta, keys.chat, keys.ids, keys.vectors, keys.copies,
+                *(self.schema.companion(session_id, n) for n in names),
+            ]  # fmt: skip
             try:
                 result = await call(layout, declared)
             except Stale as stale:

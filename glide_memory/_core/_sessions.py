@@ -11,6 +11,7 @@ from glide_memory import _validate
 from glide_memory._codec import RESERVED_FIELDS, decode_session_info, format_time
 from glide_memory._core._index import UserIndex
 from glide_memory._core._parts import Parts, Scope
+from glide_memory._core._recall import Recall
 from glide_memory._server import functions
 from glide_memory._transport import Attempts
 from glide_memory._validate import TTL, Unset
@@ -31,10 +32,15 @@ _log = logging.getLogger("glide_memory")
 class Sessions:
     """The session operations of one store or view."""
 
-    def __init__(self, parts: Parts, scope: Scope, index: UserIndex) -> None:
+    def __init__(self, parts: Parts, scope: Scope, index: UserIndex, recall: Recall) -> None:
         self._parts = parts
         self._scope = scope
         self._index = index
+        self._recall = recall
+
+    def scoped(self, scope: Scope) -> Sessions:
+        """Return these session operations acting for another scope."""
+        return Sessions(self._parts, scope, self._index, self._recall.scoped(scope))
 
     async def create(
         self,
@@ -220,6 +226,8 @@ class Sessions:
         existed = owner_raw is not None or companions_raw is not None
         index = _index_key(parts, owner)
         parts.remember_companions(session_id, companions_raw.decode("utf-8", "replace") if companions_raw else "")
+        if existed and self._scope.allows(owner):
+            await self._recall.delete_documents(session_id)  # named by its vector records, which go next
         attempts = Attempts()
 
         async def call(layout: list[str], companions: str) -> tuple[int, str | None]:

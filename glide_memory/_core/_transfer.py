@@ -8,7 +8,8 @@ One session exports as:
   thread's or an archive's companion name), the stored JSON kept verbatim
   as a string, so nothing is re-encoded;
 - one ``field`` line per field of each companion HASH (the message ids, the
-  records of integrations), values as UTF-8 text or base64;
+  records of integrations, what semantic recall keeps), values as UTF-8 text
+  or base64;
 - an ``end`` line with the counts.
 
 Lists are read a page at a time, so memory stays bounded whatever their
@@ -119,10 +120,11 @@ class Transfer:
                     counts["fields"] += 1
                     yield _line({"type": "field", "hash": name, "name": field.decode("utf-8", "replace"),
                                  **_text_or_base64(value)})  # fmt: skip
-        async for field, value in self._hash_pages(keys.ids, session_id):
-            counts["fields"] += 1
-            yield _line({"type": "field", "hash": "msgids", "name": field.decode("utf-8", "replace"),
-                         **_text_or_base64(value)})  # fmt: skip
+        for name, key in (("msgids", keys.ids), ("vec", keys.vectors), ("vecmsg", keys.copies)):
+            async for field, value in self._hash_pages(key, session_id):
+                counts["fields"] += 1
+                yield _line({"type": "field", "hash": name, "name": field.decode("utf-8", "replace"),
+                             **_text_or_base64(value)})  # fmt: skip
         yield _line({"type": "end", "session_id": session_id, **counts})
 
     async def _pages(self, key: str, session_id: str) -> AsyncIterator[bytes]:
@@ -217,7 +219,10 @@ class Transfer:
             await self._sessions.delete(session_id)
         # what an interrupted import left (no meta: never visible) goes first
         companions = [n for n in meta.get("companions", "").split(",") if n]
-        stale = [session.keys.chat, session.keys.ids, *(parts.schema.companion(session_id, n) for n in companions)]
+        stale = [
+            session.keys.chat, session.keys.ids, session.keys.vectors, session.keys.copies,
+            *(parts.schema.companion(session_id, n) for n in companions),
+        ]  # fmt: skip
         await self._call(lambda client: client.delete(stale), session_id)
         return session
 
@@ -252,6 +257,10 @@ class _Import:
             return self.keys.chat
         if name == "msgids":
             return self.keys.ids
+        if name == "vec":
+            return self.keys.vectors
+        if name == "vecmsg":
+            return self.keys.copies
         return self.parts.schema.companion(self.session_id, name)
 
     async def add(self, record: dict[str, Any]) -> None:
@@ -291,7 +300,10 @@ class _Import:
         await self._flush()
         meta, parts, keys = self.meta, self.parts, self.keys
         companions = [n for n in meta.get("companions", "").split(",") if n]
-        every = [keys.chat, keys.ids, *(parts.schema.companion(self.session_id, n) for n in companions)]
+        every = [
+            keys.chat, keys.ids, keys.vectors, keys.copies,
+            *(parts.schema.companion(self.session_id, n) for n in companions),
+        ]  # fmt: skip
         ttl = int(meta.get("ttl") or 0)
         expires_at = float(meta["expires_at"]) if meta.get("expires_at") else None
         left_ms = int((expires_at - time.time()) * 1000) if expires_at is not None else ttl * 1000

@@ -30,7 +30,7 @@ class Users:
         parts = self._parts
         index = parts.schema.user_sessions(user_id)
         # each member is deleted with its owner checked, so a stale member never deletes another user's session
-        scoped = Sessions(parts, Scope(user_id), self._index)
+        scoped = self._sessions.scoped(Scope(user_id))
         client = parts.client
         deleted = 0
         for _ in range(_DELETE_ROUNDS):

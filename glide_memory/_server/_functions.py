@@ -93,6 +93,44 @@ class Appended:
     """The session's TTL in seconds (0: never expires; ``None``: follows the meta key's)."""
 
 
+@dataclass(frozen=True, slots=True)
+class VectorData:
+    """What semantic recall keeps of one message."""
+
+    record: bytes | None
+    """Its vector record (header and float32 vector); ``None``: a copy whose vector comes later."""
+    document: str | None = None
+    """The key of its search document, when a search module indexes the store's vectors."""
+    role: str = ""
+    """Its role, for the search document's TAG."""
+    ts: str = ""
+    """Its timestamp, for the search document's NUMERIC field."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchTags:
+    """What the search documents of one write need besides the messages: their grace past the session's TTL."""
+
+    grace: int
+    session_id: str
+
+
+NO_TAGS = SearchTags(0, "")
+
+Encoded = tuple[str, str, int, bool, bytes, VectorData | None]
+"""A message ready for a server function: id, digest, tokens, pinned, stored JSON, what recall keeps."""
+
+
+def _recall_flag(vector: VectorData | None) -> str:
+    if vector is None:
+        return ""
+    if vector.record is None:
+        return "c"
+    if vector.document is None:
+        return "v"
+    return f"d:{vector.role}:{vector.ts}"
+
+
 def append_arguments(
     *,
     now: str,
@@ -102,20 +140,31 @@ def append_arguments(
     register: str,
     target: int,
     pin_field: str,
-    messages: Sequence[tuple[str, str, int, bool, bytes]],
-) -> list[str | bytes]:
-    """Return the arguments of the ``append`` function (see :func:`append`); the benchmark calls it raw."""
-    header = [now, str(window), owner or "", companions, register, str(target + 1), "", pin_field]
+    thread: str,
+    tags: SearchTags,
+    messages: Sequence[Encoded],
+) -> tuple[list[str | bytes], list[str]]:
+    """Return the arguments of the ``append`` function (see :func:`append`) and the search document keys to declare."""
+    documents = [vector.document for *_, vector in messages if vector is not None and vector.document is not None]
+    header = [
+        now, str(window), owner or "", companions, register, str(target + 1), "", pin_field, thread,
+        str(len(documents)), str(tags.grace),
+    ]  # fmt: skip
     arguments: list[str | bytes] = [""]
+    records: list[bytes] = []
     total = 0
-    for message_id, digest, tokens, pinned, payload in messages:
-        header += (message_id, digest, str(tokens), "1" if pinned else "0")
+    for message_id, digest, tokens, pinned, payload, vector in messages:
+        header += (message_id, digest, str(tokens), "1" if pinned else "0", _recall_flag(vector))
         arguments.append(payload)
         total += tokens
+        if vector is not None and vector.record is not None:
+            records.append(vector.record)
     header[6] = str(total)
+    header.append(tags.session_id)
     # one packed argument: glide's client spends more per argument than the server's split does
     arguments[0] = "\t".join(header)
-    return arguments
+    arguments += records
+    return arguments, documents
 
 
 async def append(
@@ -130,16 +179,19 @@ async def append(
     register: str,
     target: int,
     pin_field: str,
-    messages: Sequence[tuple[str, str, int, bool, bytes]],
+    thread: str,
+    tags: SearchTags,
+    messages: Sequence[Encoded],
 ) -> Appended:
-    """Append ``(id, digest, tokens, pinned, payload)`` messages to ``keys[target]``, each at most once per id.
+    """Append messages to ``keys[target]``, each at most once per id, with what recall keeps of them.
 
-    ``pin_field`` names the meta field counting the list's pinned messages.
+    ``pin_field`` names the meta field counting the list's pinned messages;
+    ``thread`` the list's thread (``""``: the main conversation).
 
     Raises:
         Stale: ``companions`` are not the stored ones (plus ``register``).
     """
-    arguments = append_arguments(
+    arguments, documents = append_arguments(
         now=now,
         window=window,
         owner=owner,
@@ -147,9 +199,11 @@ async def append(
         register=register,
         target=target,
         pin_field=pin_field,
+        thread=thread,
+        tags=tags,
         messages=messages,
     )
-    reply = await requests.fcall("append", keys, arguments, session_id=session_id, user_id=owner)
+    reply = await requests.fcall("append", [*keys, *documents], arguments, session_id=session_id, user_id=owner)
     if reply[0] != b"ok":
         _checked(reply, session_id=session_id, user_id=owner)
     owner_reply, ttl = reply[4], reply[5]
@@ -287,6 +341,8 @@ async def replace(
     digest: str,
     payload: bytes,
     pin_field: str,
+    thread: str = "",
+    vector: VectorData | None = None,
 ) -> int | None:
     """Replace the message ``message_id`` in ``keys[target]``; return its position, ``None`` if not stored.
 
@@ -295,7 +351,10 @@ async def replace(
     """
     args: list[str | bytes] = [
         now, owner or "", companions, register, str(target + 1), message_id, digest, payload, pin_field,
+        thread, _recall_flag(vector), b"" if vector is None else vector.record or b"", session_id,
     ]  # fmt: skip
+    if vector is not None and vector.document is not None:
+        keys = [*keys, vector.document]
     reply = await requests.fcall("replace", keys, args, session_id=session_id, user_id=owner)
     position = _checked(reply, session_id=session_id, user_id=owner)[1]
     return None if position is None or position is False else int(position)
@@ -450,20 +509,29 @@ async def rewrite(
     target: int,
     pin_field: str,
     op: str,
-    messages: Sequence[tuple[str, str, int, bool, bytes]],
+    thread: str,
+    tags: SearchTags,
+    messages: Sequence[Encoded],
 ) -> int:
-    """Replace the entries of ``keys[target]`` with ``(id, digest, tokens, pinned, payload)`` messages.
+    """Replace the entries of ``keys[target]`` with ``messages`` (and what recall keeps of them).
 
     Raises:
         Stale: ``companions`` are not the stored ones (plus ``register``).
     """
-    header = [now, owner or "", companions, register, str(target + 1), pin_field, op]
+    documents = [vector.document for *_, vector in messages if vector is not None and vector.document is not None]
+    header = [now, owner or "", companions, register, str(target + 1), pin_field, op, thread, str(len(documents)),
+              str(tags.grace)]  # fmt: skip
     arguments: list[str | bytes] = [""]
-    for message_id, digest, tokens, pinned, payload in messages:
-        header += (message_id, digest, str(tokens), "1" if pinned else "0")
+    records: list[bytes] = []
+    for message_id, digest, tokens, pinned, payload, vector in messages:
+        header += (message_id, digest, str(tokens), "1" if pinned else "0", _recall_flag(vector))
         arguments.append(payload)
+        if vector is not None and vector.record is not None:
+            records.append(vector.record)
+    header.append(session_id)
     arguments[0] = "\t".join(header)
-    reply = await requests.fcall("rewrite", keys, arguments, session_id=session_id, user_id=owner)
+    arguments += records
+    reply = await requests.fcall("rewrite", [*keys, *documents], arguments, session_id=session_id, user_id=owner)
     return int(_checked(reply, session_id=session_id, user_id=owner)[1])
 
 
@@ -564,3 +632,36 @@ async def import_list(requests: Requests, key: str, *, session_id: str, before: 
         )
     _checked(reply, session_id=session_id, user_id=None)
     return before + len(entries)
+
+
+async def vec_put(
+    requests: Requests,
+    *,
+    meta: str,
+    target: str,
+    vectors: str,
+    copies: str,
+    session_id: str,
+    owner: str | None,
+    entry: bytes,
+    message_id: str,
+    thread: str,
+    vector: VectorData,
+    expire_ms: int = 0,
+) -> bool:
+    """Write the vector of a message stored earlier, if it is still stored as ``entry``; return whether it was."""
+    keys = [meta, target, vectors, copies]
+    args: list[str | bytes] = [owner or "", entry, message_id, thread, vector.record or b""]
+    if vector.document is not None:
+        keys.append(vector.document)
+        args += (str(expire_ms), vector.role, vector.ts, session_id)
+    reply = await requests.fcall("vec_put", keys, args, session_id=session_id, user_id=owner)
+    return bool(int(_checked(reply, session_id=session_id, user_id=owner)[1]))
+
+
+async def recall_setup(requests: Requests, key: str, fields: dict[str, str]) -> dict[str, str]:
+    """Record ``fields`` as the schema's recall setup unless one is recorded; return what is recorded."""
+    args: list[str | bytes] = [item for pair in fields.items() for item in pair]
+    reply = await requests.fcall("recall_setup", [key], args)
+    flat = [_text(item) or "" for item in reply[1:]]
+    return dict(zip(flat[::2], flat[1::2], strict=True))

@@ -33,6 +33,8 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "remove": (),
     "archive": (),
     "import_list": (),
+    "vec_put": (),
+    "recall_setup": (),
     "delete": ("allow-oom",),
     "find": ("no-writes",),
     "context": ("no-writes",),

@@ -1,20 +1,32 @@
--- append: add messages to one of a session's lists, each applied at most once per id.
--- KEYS: meta, chat, msgids, companion keys...
+-- append: add messages to one of a session's lists, each applied at most once per id, with what
+-- semantic recall needs of them.
+-- KEYS: meta, chat, msgids, vec, vecmsg, companion keys..., then one search document key per
+--       message that gets one (after the session's keys: only these are not refreshed)
 -- ARGV[1]: tab-separated: now, window (0: none), owner ('': anyone), declared companions,
 --          companion to register ('': none), index in KEYS of the list to append to,
---          total tokens, the meta field counting the list's pinned messages, then per
---          message: id, digest, tokens, pinned (1/0)
--- ARGV[2...]: the messages' stored JSON, in order
+--          total tokens, the meta field counting the list's pinned messages, the list's thread
+--          ('': the main one), how many search document keys KEYS ends with, their grace in
+--          seconds past the session's TTL; then per
+--          message: id, digest, tokens, pinned (1/0), recall ('': none, 'c': a copy whose vector
+--          comes later, 'v': a copy and its vector, 'd:<role>:<ts>': and a search document); last,
+--          the session id (kept in search documents)
+-- ARGV[2...]: the messages' stored JSON, in order; then the vector record of each message that
+--          has one, in order
 -- Reply: {'ok', list length, messages applied, ttl refreshed (0/1), owner or false, ttl or false}
 --      | {'missing'} | {'forbidden', owner} | {'stale', companions} | {'conflict', message id}
 --      | {'error', key, the server's text}
 
--- Undo the counters and ids an append wrote before a later write failed.
-local function undo(meta, ids, fresh, steps, count, pin_field, pins)
+local HEADER = 11 -- the fixed fields of ARGV[1] before the messages'
+local PER_MESSAGE = 5
+
+-- Undo the counters, ids and vectors an append wrote before a later write failed.
+local function undo(keys, fresh, steps, count, pin_field, pins)
+  local meta = keys[1]
   for _, step in ipairs(steps) do redis.call('HINCRBY', meta, 'token_count', '-' .. step) end
   if count > 0 then redis.call('HINCRBY', meta, 'message_count', -count) end
   if pins > 0 then redis.call('HINCRBY', meta, pin_field, -pins) end
-  for _, id in ipairs(fresh) do redis.call('HDEL', ids, id) end
+  for _, id in ipairs(fresh) do redis.call('HDEL', keys[3], id) end
+  forget_vectors(keys, fresh)
 end
 
 local function append(keys, args)
@@ -23,23 +35,26 @@ local function append(keys, args)
   local pin_field = h[8]
   local s, refused = read_session(meta, h[3], h[4], h[5], pin_field)
   if not s then return refused end
-  local n = #args - 1
+  local n = math.floor((#h - HEADER) / PER_MESSAGE)
+  local documents = tonumber(h[10])
+  local last_session_key = #keys - documents
 
   -- which messages are new: a repeated id with the same digest was applied before
-  local fresh, payloads, steps, pins = {}, {}, {}, 0
+  local fresh, chosen, steps, pins = {}, {}, {}, 0
   if n == 1 then
-    local added = redis.pcall('HSETNX', ids, h[9], h[10])
+    local at = HEADER
+    local added = redis.pcall('HSETNX', ids, h[at + 1], h[at + 2])
     if type(added) == 'table' then return failure(ids, added) end
     if added == 0 then
-      if redis.call('HGET', ids, h[9]) ~= h[10] then return {'conflict', h[9]} end
+      if redis.call('HGET', ids, h[at + 1]) ~= h[at + 2] then return {'conflict', h[at + 1]} end
       return {'ok', redis.call('LLEN', list), 0, 0, s.owner or false, s.ttl or false}
     end
-    fresh[1], payloads[1] = h[9], args[2]
-    if h[11] ~= '0' then steps[1] = h[11] end
-    if h[12] == '1' then pins = 1 end
+    fresh[1], chosen[1] = h[at + 1], 1
+    if h[at + 3] ~= '0' then steps[1] = h[at + 3] end
+    if h[at + 4] == '1' then pins = 1 end
   elseif n > 1 then
     local wanted = {}
-    for k = 1, n do wanted[k] = h[5 + 4 * k] end
+    for k = 1, n do wanted[k] = h[HEADER + PER_MESSAGE * (k - 1) + 1] end
     local stored = {}
     for i = 1, n, CHUNK do
       local part = redis.pcall('HMGET', ids, unpack(wanted, i, math.min(i + CHUNK - 1, n)))
@@ -48,13 +63,14 @@ local function append(keys, args)
     end
     local new_ids = {}
     for k = 1, n do
-      local at = 5 + 4 * k
+      local at = HEADER + PER_MESSAGE * (k - 1)
       if not stored[k] then
-        fresh[#fresh + 1], payloads[#payloads + 1] = h[at], args[k + 1]
-        new_ids[#new_ids + 1], new_ids[#new_ids + 2] = h[at], h[at + 1]
-        if h[at + 3] == '1' then pins = pins + 1 end
-      elseif stored[k] ~= h[at + 1] then
-        return {'conflict', h[at]}
+        fresh[#fresh + 1], chosen[#chosen + 1] = h[at + 1], k
+        new_ids[#new_ids + 1], new_ids[#new_ids + 2] = h[at + 1], h[at + 2]
+        if h[at + 4] == '1' then pins = pins + 1 end
+        if h[at + 3] ~= '0' then steps[#steps + 1] = h[at + 3] end
+      elseif stored[k] ~= h[at + 2] then
+        return {'conflict', h[at + 1]}
       end
     end
     if #new_ids > 0 then
@@ -62,69 +78,98 @@ local function append(keys, args)
       if type(ok) == 'table' then return failure(ids, ok) end
       if #new_ids > 2 * CHUNK then chunked('HSET', ids, new_ids, 2 * CHUNK + 1, #new_ids) end
     end
-    if #fresh == n then
-      if h[7] ~= '0' then steps[1] = h[7] end
-    else
-      for k = 1, n do
-        local at = 5 + 4 * k
-        if not stored[k] and h[at + 2] ~= '0' then steps[#steps + 1] = h[at + 2] end
-      end
-    end
+    if #fresh == n and h[7] ~= '0' then steps = {h[7]} end
   end
   local count = #fresh
   if count == 0 then return {'ok', redis.call('LLEN', list), 0, 0, s.owner or false, s.ttl or false} end
 
   -- under a window, a tool result whose call the window already cut is cut too (counted, not stored)
   local window = tonumber(h[2])
+  local kept = chosen
   if window > 0 then
-    local calls, kept = {}, {}
-    for k = 1, #payloads do
-      local answers = answers_of(payloads[k])
-      if #answers == 0 or is_pinned(payloads[k]) or calls_present(list, answers, calls) then
-        kept[#kept + 1] = payloads[k]
-        add_calls(payloads[k], calls)
+    local calls = {}
+    kept = {}
+    for _, k in ipairs(chosen) do
+      local payload = args[k + 1]
+      local answers = answers_of(payload)
+      if #answers == 0 or is_pinned(payload) or calls_present(list, answers, calls) then
+        kept[#kept + 1] = k
+        add_calls(payload, calls)
       end
     end
-    payloads = kept
   end
-  local pushed = #payloads
 
-  -- counters first: they are what can overflow or be corrupted
+  -- what recall needs, first: it is what may fail on a corrupted key, and it is undone with the ids
+  local vector_arg, document_key = n + 1, last_session_key
+  local expire_ms = 0
+  if documents > 0 then
+    local left = s.ttl and s.ttl > 0 and s.ttl * 1000 or redis.call('PTTL', meta)
+    if left > 0 then expire_ms = left + tonumber(h[11]) * 1000 end
+  end
+  local is_kept = {}
+  for _, k in ipairs(kept) do is_kept[k] = true end
+  for k = 1, n do
+    local flag = h[HEADER + PER_MESSAGE * (k - 1) + 5]
+    if flag ~= '' then
+      local record, doc = nil, nil
+      if flag ~= 'c' then
+        vector_arg = vector_arg + 1
+        record = args[vector_arg]
+      end
+      if string.sub(flag, 1, 2) == 'd:' then
+        document_key = document_key + 1
+        local role, ts = string.match(flag, '^d:([^:]*):(.*)$')
+        doc = search_document(keys[document_key], s.owner, h[HEADER + 1 + PER_MESSAGE * n], h[9], role, ts,
+                              h[HEADER + PER_MESSAGE * (k - 1) + 1], record)
+      end
+      if is_kept[k] then
+        local err = put_vector(keys, h[HEADER + PER_MESSAGE * (k - 1) + 1], h[9], args[k + 1], record, doc, expire_ms)
+        if err then
+          undo(keys, fresh, {}, 0, pin_field, 0)
+          return err
+        end
+      end
+    end
+  end
+
+  -- counters next: they are what can overflow or be corrupted
   local done = {}
   for _, step in ipairs(steps) do
     local r = redis.pcall('HINCRBY', meta, 'token_count', step)
     if type(r) == 'table' then
-      undo(meta, ids, fresh, done, 0, pin_field, 0)
+      undo(keys, fresh, done, 0, pin_field, 0)
       return failure(meta, r)
     end
     done[#done + 1] = step
   end
   local r = redis.pcall('HINCRBY', meta, 'message_count', count)
   if type(r) == 'table' then
-    undo(meta, ids, fresh, done, 0, pin_field, 0)
+    undo(keys, fresh, done, 0, pin_field, 0)
     return failure(meta, r)
   end
   local pinned = tonumber(s.extra) or 0
   if pins > 0 then
     pinned = redis.pcall('HINCRBY', meta, pin_field, pins)
     if type(pinned) == 'table' then
-      undo(meta, ids, fresh, done, count, pin_field, 0)
+      undo(keys, fresh, done, count, pin_field, 0)
       return failure(meta, pinned)
     end
   end
-  local len
+  local payloads = {}
+  for _, k in ipairs(kept) do payloads[#payloads + 1] = args[k + 1] end
+  local pushed, len = #payloads, nil
   for i = 1, pushed, CHUNK do
     len = redis.pcall('RPUSH', list, unpack(payloads, i, math.min(i + CHUNK - 1, pushed)))
     if type(len) == 'table' then
       if i > 1 then redis.call('RPOP', list, i - 1) end
-      undo(meta, ids, fresh, done, count, pin_field, pins)
+      undo(keys, fresh, done, count, pin_field, pins)
       return failure(list, len)
     end
   end
   if pushed == 0 then len = redis.call('LLEN', list) end
 
   save_companions(meta, s)
-  if window > 0 and len - pinned > window then trim(list, len, window, pinned) end
-  local refreshed = touched(keys, s, h[1], pushed > 0 and len == pushed)
+  if window > 0 and len - pinned > window then trim(keys, list, len, window, pinned) end
+  local refreshed = touched(keys, s, h[1], pushed > 0 and len == pushed, last_session_key)
   return {'ok', len, count, refreshed, s.owner or false, s.ttl or false}
 end

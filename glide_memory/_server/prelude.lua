@@ -1,8 +1,12 @@
 -- Shared by every function of the library. Conventions:
 --   * every key a function touches arrives in KEYS; no key name is built here.
 --     Functions that write a session take its keys in one layout:
---     KEYS = meta, chat, msgids, then one key per companion name the caller
---     declares (ARGV: the names, comma-separated, sorted);
+--     KEYS = meta, chat, msgids, vec, vecmsg, then one key per companion name
+--     the caller declares (ARGV: the names, comma-separated, sorted);
+--   * vec and vecmsg hold what semantic recall needs, per message id: its
+--     vector record, and a copy of it (its thread's name, NUL, its stored JSON).
+--     A copy without a vector is a message whose vector is still to come.
+--     Whatever removes a message removes both (forget_vectors);
 --   * a reply is a table whose first element is a tag: 'ok', 'missing',
 --     'forbidden', 'stale', 'exists', 'conflict', 'moved', 'error' (TAGS in
 --     _transport/_errors.py says what each means; the Python wrapper next to
@@ -106,30 +110,30 @@ local function refresh_due(s, now, created)
   return s.expires_at - now < s.ttl - math.floor(s.ttl / 100)
 end
 
--- Give every key of the session (KEYS, meta first) the session's TTL and record when it ends.
-local function refresh(keys, ttl, now)
+-- Give the session's keys (KEYS[1..last], meta first) the session's TTL and record when it ends.
+local function refresh(keys, ttl, now, last)
   redis.call('HSET', keys[1], 'expires_at', string.format('%.3f', now + ttl))
-  for i = 1, #keys do redis.call('EXPIRE', keys[i], ttl) end
+  for i = 1, last or #keys do redis.call('EXPIRE', keys[i], ttl) end
 end
 
 -- Sessions without our ttl field (the cookbook's) keep their keys on the meta's clock.
-local function follow_meta(keys)
+local function follow_meta(keys, last)
   local left = redis.call('PTTL', keys[1])
   if left > 0 then
-    for i = 2, #keys do redis.call('PEXPIRE', keys[i], left) end
+    for i = 2, last or #keys do redis.call('PEXPIRE', keys[i], left) end
   end
 end
 
--- The activity bookkeeping every write ends with: last_active, and the TTL
--- of all the session's keys when due. Returns 1 when the TTL was refreshed.
-local function touched(keys, s, now_text, created)
+-- The activity bookkeeping every write ends with: last_active, and the TTL of
+-- the session's keys (KEYS[1..last]) when due. Returns 1 when the TTL was refreshed.
+local function touched(keys, s, now_text, created, last)
   local now = tonumber(now_text)
   redis.call('HSET', keys[1], 'last_active', now_text)
   if refresh_due(s, now, created) then
-    refresh(keys, s.ttl, now)
+    refresh(keys, s.ttl, now, last)
     return 1
   end
-  if not s.ttl then follow_meta(keys) end
+  if not s.ttl then follow_meta(keys, last) end
   return 0
 end
 
@@ -259,64 +263,87 @@ local function calls_present(list, ids, known)
   return missing == 0
 end
 
+-- Remove the vectors and copies of the messages with these ids (nothing to do in sessions never embedded).
+local function forget_vectors(keys, ids)
+  if #ids == 0 or redis.call('EXISTS', keys[5]) == 0 then return end
+  for i = 1, #ids, CHUNK do
+    local part = {unpack(ids, i, math.min(i + CHUNK - 1, #ids))}
+    redis.call('HDEL', keys[4], unpack(part))
+    redis.call('HDEL', keys[5], unpack(part))
+  end
+end
+
+-- The ids of stored entries (entries written by other code without one are skipped).
+local function ids_of(entries)
+  local ids = {}
+  for i = 1, #entries do
+    local doc = string.find(entries[i], '"id":', 1, true) and decoded(entries[i])
+    if doc and type(doc['id']) == 'string' then ids[#ids + 1] = doc['id'] end
+  end
+  return ids
+end
+
 -- Remove from `list` the tool results that answer a call of `gone` (calls a window dropped), so the
--- stored list never holds a result without its call.
+-- stored list never holds a result without its call. Returns the entries removed.
 local function drop_answers(list, gone)
-  if next(gone) == nil then return end
-  local positions, len = {}, redis.call('LLEN', list)
+  if next(gone) == nil then return {} end
+  local positions, removed, len = {}, {}, redis.call('LLEN', list)
   for start = 0, len - 1, 64 do
     local page = redis.call('LRANGE', list, start, start + 63)
     for i = 1, #page do
       for _, id in ipairs(answers_of(page[i])) do
         if gone[id] then
           positions[#positions + 1] = start + i - 1
+          removed[#removed + 1] = page[i]
           break
         end
       end
     end
   end
   remove_at(list, positions)
+  return removed
 end
 
 -- Keep the newest `window` unpinned entries of `list` (`len` long, `pinned` of them pinned). Pinned
 -- entries are never cut: older ones move to the front, in order. The tool results of every call cut
--- go too, so no result is kept without its call.
-local function trim(list, len, window, pinned)
+-- go too, so no result is kept without its call; the vectors of whatever is cut go with it (`keys`:
+-- the session's layout).
+local function trim(keys, list, len, window, pinned)
   local excess = len - pinned - window
   if excess <= 0 then return end
-  local gone = {}
+  local gone, cut = {}, {}
   if pinned == 0 then
-    local dropped = redis.call('LRANGE', list, 0, excess - 1)
-    for i = 1, #dropped do add_calls(dropped[i], gone) end
+    cut = redis.call('LRANGE', list, 0, excess - 1)
+    for i = 1, #cut do add_calls(cut[i], gone) end
     redis.call('LTRIM', list, excess, -1)
-    drop_answers(list, gone)
-    return
-  end
-  local kept, dropped, position, done = {}, 0, 0, false
-  while not done and position < len do
-    local page = redis.call('LRANGE', list, position, position + 63)
-    for i = 1, #page do
-      local entry = page[i]
-      if is_pinned(entry) then
-        kept[#kept + 1] = entry
-      elseif dropped < excess then
-        dropped = dropped + 1
-        add_calls(entry, gone)
-      else
-        done = true
-        break
+  else
+    local kept, position, done = {}, 0, false
+    while not done and position < len do
+      local page = redis.call('LRANGE', list, position, position + 63)
+      for i = 1, #page do
+        local entry = page[i]
+        if is_pinned(entry) then
+          kept[#kept + 1] = entry
+        elseif #cut < excess then
+          cut[#cut + 1] = entry
+          add_calls(entry, gone)
+        else
+          done = true
+          break
+        end
+        position = position + 1
       end
-      position = position + 1
+      if #page == 0 then break end
     end
-    if #page == 0 then break end
+    redis.call('LTRIM', list, position, -1)
+    for i = #kept, 1, -CHUNK do
+      local args = {}
+      for j = i, math.max(1, i - CHUNK + 1), -1 do args[#args + 1] = kept[j] end
+      redis.call('LPUSH', list, unpack(args))
+    end
   end
-  redis.call('LTRIM', list, position, -1)
-  for i = #kept, 1, -CHUNK do
-    local args = {}
-    for j = i, math.max(1, i - CHUNK + 1), -1 do args[#args + 1] = kept[j] end
-    redis.call('LPUSH', list, unpack(args))
-  end
-  drop_answers(list, gone)
+  for _, entry in ipairs(drop_answers(list, gone)) do cut[#cut + 1] = entry end
+  if redis.call('EXISTS', keys[5]) == 1 then forget_vectors(keys, ids_of(cut)) end
 end
 
 -- Operations that are not naturally idempotent (pop, a count of what was
@@ -351,10 +378,40 @@ local function op_save(ops, meta, op, now, reply)
   redis.call('PEXPIRE', ops, keep)
 end
 
--- Drop a removed entry's id (it may be stored again) and its pin from the count.
+-- Drop a removed entry's id (it may be stored again), its pin from the count, and its vector.
 local function forget(keys, pin_field, entry)
   local doc = decoded(entry)
   if doc == nil then return end
-  if type(doc['id']) == 'string' then redis.call('HDEL', keys[3], doc['id']) end
+  if type(doc['id']) == 'string' then
+    redis.call('HDEL', keys[3], doc['id'])
+    forget_vectors(keys, {doc['id']})
+  end
   if doc['pinned'] == true then redis.call('HINCRBY', keys[1], pin_field, -1) end
+end
+
+-- The fields of a message's search document (HSET arguments, key first): TAGs hold SHA-1 digests of
+-- the owner, session and thread (never raw ids, which TAG syntaxes would need to escape), 'main' for
+-- the main conversation; `record` is the vector record (a 24-byte header, then the float32 vector).
+local function search_document(key, owner, session_id, thread, role, ts, message_id, record)
+  return {key, 'uid', redis.sha1hex(owner or ''), 'sid', redis.sha1hex(session_id),
+          'thread', thread == '' and 'main' or redis.sha1hex(thread), 'role', role, 'ts', ts,
+          'mid', message_id, 'sess', session_id, 'vec', string.sub(record, 25)}
+end
+
+-- Write what recall needs of one message: its copy (thread NUL JSON), its vector record when it has
+-- one, and its search document when the store indexes one (`doc`: {key, fields...}), which expires in
+-- `expire_ms` milliseconds (0: never).
+local function put_vector(keys, id, thread, payload, record, doc, expire_ms)
+  local r = redis.pcall('HSET', keys[5], id, thread .. '\0' .. payload)
+  if type(r) == 'table' then return failure(keys[5], r) end
+  if record then
+    r = redis.pcall('HSET', keys[4], id, record)
+    if type(r) == 'table' then return failure(keys[4], r) end
+  end
+  if doc then
+    r = redis.pcall('HSET', unpack(doc))
+    if type(r) == 'table' then return failure(doc[1], r) end
+    if expire_ms and expire_ms > 0 then redis.call('PEXPIRE', doc[1], expire_ms) end
+  end
+  return nil
 end

@@ -16,6 +16,7 @@ from glide import (
     GlideError,
     IamAuthConfig,
     NodeAddress,
+    ProtocolVersion,
     ReadFrom,
     ServerCredentials,
     TlsAdvancedConfiguration,
@@ -92,7 +93,11 @@ def build_configuration(
         else None
     )
     addresses = [NodeAddress(host, port) for host, port in settings.addresses]
+    protocol = merged.get("protocol", "resp3")
+    if protocol not in ("resp2", "resp3"):
+        raise InvalidInputError(f"protocol must be 'resp2' or 'resp3', not {protocol!r}")
     common = {
+        "protocol": ProtocolVersion.RESP2 if protocol == "resp2" else ProtocolVersion.RESP3,
         "use_tls": tls.enabled,
         "credentials": credentials,
         "read_from": read_from,

@@ -46,6 +46,7 @@ _QUERY_OPTIONS = {
     "tls_insecure": "bool",
     "request_timeout_ms": "int",
     "connection_timeout_ms": "int",
+    "protocol": "str",
 }
 
 
@@ -73,6 +74,9 @@ class ConnectOptions(TypedDict, total=False):
         configuration: A complete glide client configuration, used as it
             is; the URL then only says nothing (pass ``None``).
         deadline: Seconds to keep trying an unreachable server (10).
+        protocol: ``"resp3"`` (default) or ``"resp2"``, which some search
+            modules need (RediSearch answers FT.SEARCH in a shape glide
+            reads only over RESP2).
     """
 
     cluster: bool | None
@@ -88,6 +92,7 @@ class ConnectOptions(TypedDict, total=False):
     iam: IamAuthConfig | None
     configuration: GlideClientConfiguration | GlideClusterClientConfiguration | None
     deadline: float
+    protocol: Literal["resp2", "resp3"]
 
 
 def redact(url: str) -> str:

@@ -107,7 +107,7 @@ async def test_core_only_acl_can_delete_plain_sessions() -> None:
         async with await SessionStore.connect(server.url) as admin:
             await admin.client.custom_command(
                 ["ACL", "SETUSER", "core", "on", ">pw", "~chat:*", "~meta:*", "~msgids:*", "~ops:*",
-                 "~user_sessions:*", "+@all"]
+                 "~vec:*", "~vecmsg:*", "~user_sessions:*", "+@all"]
             )  # fmt: skip
         async with await SessionStore.connect(f"valkey://core:pw@127.0.0.1:{server.port}") as store:
             sid = (await store.create_session("u1")).session_id

@@ -17,8 +17,9 @@ import pytest
 from glide_memory import Message, PermissionDeniedError, Role, SessionStore
 from tests.support import Client, snapshot
 
-NOT_SESSION_CALLS = {"close"}
-"""Public coroutines that act on no session: a view's close does nothing (tested below)."""
+NOT_SESSION_CALLS = {"close", "flush_embeddings"}
+"""Public coroutines that act on no session: a view's close does nothing (tested below); flush_embeddings
+waits for the store's own deferred work and reads nothing."""
 
 
 def _public_coroutines() -> list[str]:
@@ -71,6 +72,7 @@ def _arguments(victim: Victim) -> dict[str, Callable[[], Any]]:
         "value": lambda: "stolen",
         "values": lambda: {"state": "stolen"},
         "summarizer": lambda: _summarizer,
+        "query": lambda: "what did alice say?",
         "keep_last": lambda: 0,
         "lines": lambda: list(victim.export),
         "replace": lambda: True,
@@ -80,7 +82,7 @@ def _arguments(victim: Victim) -> dict[str, Callable[[], Any]]:
 
 
 def _call(store: SessionStore, name: str, victim: Victim) -> Any:
-    """Call ``store.<name>`` with every required argument (and ``keep_last``, which summarize needs) made."""
+    """Call ``store.<name>`` with every required argument made, and ``keep_last``, ``replace`` and ``session_id``."""
     method = getattr(store, name)
     made = _arguments(victim)
     positional: list[Any] = []
@@ -89,7 +91,11 @@ def _call(store: SessionStore, name: str, victim: Victim) -> Any:
         if parameter.kind is inspect.Parameter.VAR_KEYWORD:
             keywords["title"] = "mine now"  # update_session(**fields)
             continue
-        if parameter.default is not inspect.Parameter.empty and parameter.name not in ("keep_last", "replace"):
+        if parameter.default is not inspect.Parameter.empty and parameter.name not in (
+            "keep_last",
+            "replace",
+            "session_id",
+        ):
             continue
         if parameter.name not in made:
             pytest.fail(f"SessionStore.{name} takes {parameter.name!r}: teach test_for_user how to make one")

@@ -296,7 +296,7 @@ def test_companion_key_names() -> None:
     """Companion keys are <name>:<id>, with the namespace first and the id tagged on clusters."""
     assert KeySchema(hash_tags=False).companion("s1", "strands") == "strands:s1"
     assert KeySchema(hash_tags=True, namespace="n:").companion("s1", "strands") == "n:strands:{s1}"
-    assert KeySchema(hash_tags=False).keys("s1") == ("chat:s1", "meta:s1", "msgids:s1", "ops:s1")
+    assert KeySchema(hash_tags=False).keys("s1") == ("chat:s1", "meta:s1", "msgids:s1", "ops:s1", "vec:s1", "vecmsg:s1")
 
 
 @pytest.mark.parametrize(
