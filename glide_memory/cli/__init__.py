@@ -20,6 +20,7 @@ from glide_memory.cli._output import CommandError
 from glide_memory.cli.data import _add_data_commands, delete, export, import_
 from glide_memory.cli.local import DEMO_TURNS, _add_local_commands, demo, server
 from glide_memory.cli.operators import SCAN_COUNT, _add_operator_commands, acl_rule, functions_load, reindex, stats
+from glide_memory.cli.recall import _add_recall_commands, embed, recall
 from glide_memory.cli.sessions import _add_session_commands, session_show, session_tail, sessions_list, tail
 from glide_memory.errors import GlideMemoryError
 
@@ -30,11 +31,13 @@ __all__ = [
     "acl_rule",
     "delete",
     "demo",
+    "embed",
     "export",
     "functions_load",
     "import_",
     "main",
     "parser",
+    "recall",
     "reindex",
     "server",
     "session_show",
@@ -58,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
     _add_session_commands(commands)
     _add_data_commands(commands)
     _add_operator_commands(commands)
+    _add_recall_commands(commands)
     _add_local_commands(commands)
     return top
 

@@ -136,7 +136,12 @@ def acl_rule(args: argparse.Namespace) -> int:
         password = secrets.token_urlsafe(24)
         _warn(f"generated a random password for {args.user!r}; it is in the command below")
     command = acl_setuser(
-        args.user, password, strands=args.strands, record_kinds=args.record_kind, namespace=args.namespace or ""
+        args.user,
+        password,
+        strands=args.strands,
+        recall=args.recall,
+        record_kinds=args.record_kind,
+        namespace=args.namespace or "",
     )
     if args.json:
         _emit(list(command))
@@ -187,4 +192,5 @@ def _add_operator_commands(commands: Any) -> None:
     rule.add_argument("--user", default="glide-memory", help="the ACL user name (default glide-memory)")
     rule.add_argument("--password", help="its password (default: a random one, printed in the command)")
     rule.add_argument("--strands", action="store_true", help="also grant what the Strands adapter needs")
+    rule.add_argument("--recall", action="store_true", help="also grant what semantic recall needs")
     rule.add_argument("--record-kind", action="append", default=[], metavar="KIND", help="a record kind (repeat)")

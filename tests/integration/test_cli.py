@@ -20,7 +20,7 @@ from glide import GlideClient, GlideClusterClient
 
 from glide_memory import SessionStore, __version__, acl_setuser
 from glide_memory._server import LIBRARY
-from glide_memory.keys import new_session_id
+from glide_memory.keys import KeySchema, new_session_id
 
 Client = GlideClient | GlideClusterClient
 
@@ -329,9 +329,28 @@ async def test_functions_load_names_the_library(valkey_url: str) -> None:
 
 
 @pytest.mark.parametrize("command", ["sessions list", "session show", "session tail", "export", "import", "delete",
-                                     "reindex", "stats", "functions load", "acl", "server", "demo"])  # fmt: skip
+                                     "reindex", "stats", "functions load", "acl", "server", "demo", "embed",
+                                     "recall"])  # fmt: skip
 async def test_every_command_has_plain_help(command: str) -> None:
     """--help works on every subcommand and its text has no reStructuredText markup."""
     run = await cli(*command.split(), "--help", url=None)
     assert run.code == 0 and run.text.startswith("usage: glide-memory " + command)
     assert "``" not in run.text and ":class:" not in run.text
+
+
+async def test_embed_and_recall(store: SessionStore, valkey_url: str, namespace: str) -> None:
+    """Embed catches a user's sessions up (once), and recall prints the user's closest messages."""
+    plain = SessionStore(store.client, schema=KeySchema(namespace=namespace))
+    sid = (await plain.create_session("una")).session_id
+    await plain.add_message(sid, "user", "x509: certificate signed by unknown authority")
+    await plain.add_message(sid, "user", "a recipe for tomato soup")
+    first = await cli("--json", "--namespace", namespace, "embed", "--user", "una", url=valkey_url)
+    assert (first.code, json.loads(first.out)) == (0, {"embedded": 2, "sessions": 1}), first.err
+    again = await cli("--json", "--namespace", namespace, "embed", "--all", url=valkey_url)
+    assert (again.code, json.loads(again.out)) == (0, {"embedded": 0, "sessions": 1}), again.err
+    found = await cli("--namespace", namespace, "recall", "una", "certificate error", "-k", "1", url=valkey_url)
+    assert found.code == 0, found.err
+    header, row = found.text.splitlines()
+    assert header.split() == ["SCORE", "SESSION", "ROLE", "MESSAGE"] and sid in row and "x509" in row
+    as_json = await cli("--json", "--namespace", namespace, "recall", "una", "soup", url=valkey_url)
+    assert [json.loads(line)["content"] for line in as_json.out.splitlines()][0] == "a recipe for tomato soup"
