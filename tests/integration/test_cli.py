@@ -353,4 +353,4 @@ async def test_embed_and_recall(store: SessionStore, valkey_url: str, namespace:
     header, row = found.text.splitlines()
     assert header.split() == ["SCORE", "SESSION", "ROLE", "MESSAGE"] and sid in row and "x509" in row
     as_json = await cli("--json", "--namespace", namespace, "recall", "una", "soup", url=valkey_url)
-    assert [json.loads(line)["content"] for line in as_json.out.splitlines()][0] == "a recipe for tomato soup"
+    assert as_json.json_lines()[0]["content"] == "a recipe for tomato soup"
