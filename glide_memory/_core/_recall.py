@@ -428,14 +428,14 @@ class Recall:
         vector but lost theirs (expired in a long-lived session, or not made
         by an import) are written again from the stored vectors.
         """
-        setup = await self.ready()
         parts = self._parts
         keys = parts.schema.keys(session_id)
-        replies = await self._scope.read(
+        replies = await self._scope.read(  # a view's ownership first: another user's session is refused as such
             parts, session_id, keys.meta, [("HGET", keys.meta, ("companions",)), ("HGETALL", keys.vectors, ())]
         )
         if replies is None:
             raise SessionNotFoundError(session_id)
+        setup = await self.ready()
         companions, vectors = replies
         if not await self._exists(session_id):
             raise SessionNotFoundError(session_id)
