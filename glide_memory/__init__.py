@@ -21,6 +21,7 @@ from glide_memory.errors import (
     BridgeError,
     ConfigurationError,
     CorruptedEntryError,
+    DurabilityError,
     EmbeddedServerError,
     EventLoopError,
     GlideMemoryError,
@@ -45,7 +46,7 @@ from glide_memory.errors import (
 )
 from glide_memory.formats import AnthropicRequest, AnthropicSystem
 from glide_memory.keys import KeySchema
-from glide_memory.models import Content, Format, JSONValue, Message, Role, SessionInfo, Summarizer, Summary
+from glide_memory.models import Content, Durability, Format, JSONValue, Message, Role, SessionInfo, Summarizer, Summary
 from glide_memory.recall import Embedder, Recalled, RecallHit, WordLlamaEmbedder
 
 __all__ = [
@@ -62,6 +63,8 @@ __all__ = [
     "ConnectionSettings",
     "Content",
     "CorruptedEntryError",
+    "Durability",
+    "DurabilityError",
     "EmbeddedCluster",
     "EmbeddedServer",
     "EmbeddedServerError",

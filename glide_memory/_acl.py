@@ -22,14 +22,15 @@ CONNECT = ("hello", "info", "client|setname", "ping")
 CORE_COMMANDS = (
     *CONNECT,
     "fcall", "fcall_ro", "function|load",
-    "multi", "exec",
-    "exists", "del", "expire", "pexpire", "pttl", "persist",
-    "hgetall", "hget", "hmget", "hset", "hsetnx", "hdel", "hincrby", "hexists", "hlen",
+    "multi", "exec", "wait", "waitaof",
+    "exists", "del", "expire", "pexpire", "pttl", "persist", "type",
+    "hgetall", "hget", "hmget", "hset", "hsetnx", "hdel", "hincrby", "hexists", "hlen", "hrandfield",
     "lrange", "lindex", "llen", "rpush", "rpop", "ltrim", "lset", "lrem", "lpush",
     "sadd", "srem", "smembers",
     "scan",
 )  # fmt: skip
-"""Every command the core sends, directly or inside its functions (SCAN: reindexing only)."""
+"""Every command the core sends, directly or inside its functions (SCAN: reindexing only; WAIT, WAITAOF,
+TYPE, HRANDFIELD: durable writes)."""
 
 CORE_KEYS = (
     "chat:*", "meta:*", "msgids:*", "ops:*", "vec:*", "vecmsg:*", "user_sessions:*", "thread.*", "archive*",

@@ -34,12 +34,12 @@ from glide_memory._core import (
 )
 from glide_memory._embedded import EmbeddedServer
 from glide_memory._server import LIBRARY
-from glide_memory._transport import DEFAULT_MAX_IN_FLIGHT, ConnectOptions, Requests, RetryPolicy, create_client
+from glide_memory._transport import DEFAULT_MAX_IN_FLIGHT, ConnectOptions, Requests, RetryPolicy, create_client, durable
 from glide_memory._validate import TTL, UNSET, Unset
 from glide_memory.errors import InvalidInputError
 from glide_memory.formats import AnthropicRequest
 from glide_memory.keys import KeySchema
-from glide_memory.models import Content, Format, Message, Role, SessionInfo, Summarizer, Summary
+from glide_memory.models import Content, Durability, Format, Message, Role, SessionInfo, Summarizer, Summary
 from glide_memory.recall import Embedder, Recalled
 
 if TYPE_CHECKING:
@@ -129,6 +129,11 @@ class SessionStore:
             :meth:`flush_embeddings` waits for them.
         recall_backend: ``"auto"`` (a search module if the server has one,
             else exact search), ``"exact"`` or ``"search"``.
+        durability: What every write waits for by default before it
+            returns: replicas holding it, the append-only file's fsync
+            (see :class:`Durability`); each write method's ``durability=``
+            overrides it for one call. Durable writes go through a second
+            client the store creates from ``client``'s configuration.
 
     Raises:
         ConfigurationError: the schema turns hash tags off for a cluster client.
@@ -163,6 +168,7 @@ class SessionStore:
         recall_roles: Iterable[Role | str] = ("user", "assistant"),
         deferred_embedding: bool = False,
         recall_backend: str = "auto",
+        durability: Durability | None = None,
     ) -> None:
         if not isinstance(client, GlideClient | GlideClusterClient):
             raise InvalidInputError(f"client must be a glide GlideClient or GlideClusterClient, not {client!r}")
@@ -178,8 +184,14 @@ class SessionStore:
             clock=clock,
         )
         limit = _validate.positive(max_in_flight, "max_in_flight", limit=1000)
+        if durability is not None and not isinstance(durability, Durability):
+            raise InvalidInputError(f"durability must be a Durability or None, not {durability!r}")
         requests = Requests(
-            client, library=LIBRARY, max_in_flight=limit, retry=retry if retry is not None else RetryPolicy()
+            client,
+            library=LIBRARY,
+            max_in_flight=limit,
+            retry=retry if retry is not None else RetryPolicy(),
+            durability=durability,
         )
         state = RecallState(_recall_settings(embedder, recall_roles, deferred_embedding, recall_backend))
         self._bind(Parts(requests, resolved, settings), Scope(), _Resources(), state)
@@ -212,6 +224,7 @@ class SessionStore:
         recall_roles: Iterable[Role | str] = ("user", "assistant"),
         deferred_embedding: bool = False,
         recall_backend: str = "auto",
+        durability: Durability | None = None,
         **options: Unpack[ConnectOptions],
     ) -> SessionStore:
         """Connect to ``url`` (or ``$VALKEY_URL``, or an embedded server) and return a store.
@@ -238,6 +251,7 @@ class SessionStore:
             recall_roles: As for :class:`SessionStore`.
             deferred_embedding: As for :class:`SessionStore`.
             recall_backend: As for :class:`SessionStore`.
+            durability: As for :class:`SessionStore`.
             **options: How to connect: cluster, timeouts, TLS (CA, client
                 certificate), read_from replicas, IAM, a full glide
                 configuration (see :class:`ConnectOptions`).
@@ -280,6 +294,7 @@ class SessionStore:
                     recall_roles=recall_roles,
                     deferred_embedding=deferred_embedding,
                     recall_backend=recall_backend,
+                    durability=durability,
                 )
                 await store._parts.requests.ensure_library()
                 if embedder is not None:
@@ -452,6 +467,7 @@ class SessionStore:
             return
         await self._recall.flush()  # deferred embeddings land before the client goes
         self._parts.requests.closed = True
+        await self._parts.requests.durable.close()
         if self._resources.owns_client:
             await self._parts.client.close()
         if self._resources.server is not None:
@@ -491,6 +507,7 @@ class SessionStore:
         ttl: TTL | Unset | None = UNSET,
         metadata: Mapping[str, str] | None = None,
         exist_ok: bool = False,
+        durability: Durability | None = None,
     ) -> SessionInfo:
         """Create a session owned by ``user_id`` and index it under the user.
 
@@ -508,6 +525,8 @@ class SessionStore:
             metadata: Extra string fields stored in the meta HASH.
             exist_ok: With an explicit ``session_id`` that exists and belongs
                 to ``user_id``, return that session instead of raising.
+            durability: What this write waits for instead of the store's default
+                (see :class:`Durability`).
 
         Returns:
             The session's :class:`SessionInfo`.
@@ -518,15 +537,16 @@ class SessionStore:
             PermissionDeniedError: a view was asked to create for another user.
             InvalidIdError, InvalidFieldError, InvalidInputError: bad arguments.
         """
-        return await self._sessions.create(
-            user_id,
-            session_id=session_id,
-            model=model,
-            title=title,
-            ttl=ttl,
-            metadata=metadata,
-            exist_ok=exist_ok,
-        )
+        with durable(durability):
+            return await self._sessions.create(
+                user_id,
+                session_id=session_id,
+                model=model,
+                title=title,
+                ttl=ttl,
+                metadata=metadata,
+                exist_ok=exist_ok,
+            )
 
     async def get_session_info(self, session_id: str) -> SessionInfo:
         """Return a session's metadata, stored message count and time left.
@@ -549,29 +569,37 @@ class SessionStore:
         """Return whether the session exists (on a view, another user's session raises PermissionDeniedError)."""
         return await self._sessions.exists(session_id)
 
-    async def update_session(self, session_id: str, **fields: str | None) -> None:
+    async def update_session(
+        self, session_id: str, *, durability: Durability | None = None, **fields: str | None
+    ) -> None:
         """Set (or, with ``None``, remove) ``model``, ``title`` or caller fields.
 
         Raises:
             SessionNotFoundError: the session does not exist.
             InvalidFieldError: a field is reserved or its value not a storable string.
         """
-        await self._sessions.update(session_id, fields)
+        with durable(durability):
+            await self._sessions.update(session_id, fields)
 
-    async def touch(self, session_id: str, ttl: TTL | Unset | None = UNSET) -> None:
+    async def touch(
+        self, session_id: str, ttl: TTL | Unset | None = UNSET, *, durability: Durability | None = None
+    ) -> None:
         """Mark the session active now and refresh the TTL of all of its keys, companions included.
 
         Args:
             session_id: The session.
             ttl: A new TTL, kept for later refreshes; ``None`` makes the
                 session never expire; left out, the session keeps its own.
+            durability: What this write waits for instead of the store's default
+                (see :class:`Durability`).
 
         Raises:
             SessionNotFoundError: the session does not exist.
         """
-        await self._sessions.touch(session_id, ttl)
+        with durable(durability):
+            await self._sessions.touch(session_id, ttl)
 
-    async def delete_session(self, session_id: str) -> bool:
+    async def delete_session(self, session_id: str, *, durability: Durability | None = None) -> bool:
         """Delete every key of a session (messages, metadata, threads, records) and its index entry.
 
         Never scans: the session's companion keys are listed in its meta HASH.
@@ -581,7 +609,8 @@ class SessionStore:
             whose first attempt deleted it included), ``False`` if it was
             already gone.
         """
-        return await self._sessions.delete(session_id)
+        with durable(durability):
+            return await self._sessions.delete(session_id)
 
     # -- messages ---------------------------------------------------------
 
@@ -600,6 +629,7 @@ class SessionStore:
         message_id: str | None = None,
         thread: str | None = None,
         pinned: bool | None = None,
+        durability: Durability | None = None,
     ) -> Message:
         """Append a message and account its tokens, in one atomic round trip, exactly once.
 
@@ -627,6 +657,8 @@ class SessionStore:
                 agent) instead of its main one.
             pinned: Keep it in every window; ``None`` pins system messages
                 (unless the store's ``pin_system`` is off).
+            durability: What this write waits for instead of the store's default
+                (see :class:`Durability`).
 
         Returns:
             The :class:`Message` as stored (its ``id`` set).
@@ -637,20 +669,21 @@ class SessionStore:
             InvalidRoleError, InvalidTokensError, InvalidContentError: bad
                 input; nothing was written.
         """
-        message = self._messages.build(
-            session_id,
-            role,
-            content,
-            tokens_used,
-            name=name,
-            tool_calls=tool_calls,
-            tool_call_id=tool_call_id,
-            metadata=metadata,
-            message_id=message_id,
-            pinned=pinned,
-        )
-        await self._messages.append(session_id, [message], max_messages, thread)
-        return message
+        with durable(durability):
+            message = self._messages.build(
+                session_id,
+                role,
+                content,
+                tokens_used,
+                name=name,
+                tool_calls=tool_calls,
+                tool_call_id=tool_call_id,
+                metadata=metadata,
+                message_id=message_id,
+                pinned=pinned,
+            )
+            await self._messages.append(session_id, [message], max_messages, thread)
+            return message
 
     async def add_messages(
         self,
@@ -659,6 +692,7 @@ class SessionStore:
         *,
         max_messages: int | None = None,
         thread: str | None = None,
+        durability: Durability | None = None,
     ) -> list[Message]:
         """Append several messages in one atomic round trip, each exactly once per id.
 
@@ -672,9 +706,10 @@ class SessionStore:
         Raises:
             InvalidInputError: not :class:`Message` values, or one id twice.
         """
-        stored = self._messages.prepare(session_id, messages)
-        await self._messages.append(session_id, stored, max_messages, thread)
-        return stored
+        with durable(durability):
+            stored = self._messages.prepare(session_id, messages)
+            await self._messages.append(session_id, stored, max_messages, thread)
+            return stored
 
     async def get_messages(
         self, session_id: str, *, last: int | None = None, thread: str | None = None, include_archived: bool = False
@@ -733,16 +768,21 @@ class SessionStore:
         """
         return await self._messages.read_range(session_id, start, stop, thread=thread)
 
-    async def clear_messages(self, session_id: str, *, thread: str | None = None) -> int:
+    async def clear_messages(
+        self, session_id: str, *, thread: str | None = None, durability: Durability | None = None
+    ) -> int:
         """Remove a session's messages (or a thread's), keeping the session and its counters.
 
         Returns:
             The number of messages removed (a retried call reports its first
             attempt's count).
         """
-        return await self._messages.clear(session_id, thread=thread)
+        with durable(durability):
+            return await self._messages.clear(session_id, thread=thread)
 
-    async def replace_message(self, session_id: str, message: Message, *, thread: str | None = None) -> bool:
+    async def replace_message(
+        self, session_id: str, message: Message, *, thread: str | None = None, durability: Durability | None = None
+    ) -> bool:
         """Put a new version of a stored message in its place, found by ``message.id`` (an edit, a redaction).
 
         The counters are not changed, and a later append of the new version
@@ -756,9 +796,12 @@ class SessionStore:
             SessionNotFoundError: the session does not exist.
             InvalidInputError: ``message`` is not a Message with an id.
         """
-        return await self._messages.replace(session_id, message, thread=thread)
+        with durable(durability):
+            return await self._messages.replace(session_id, message, thread=thread)
 
-    async def pop_message(self, session_id: str, *, thread: str | None = None) -> Message | None:
+    async def pop_message(
+        self, session_id: str, *, thread: str | None = None, durability: Durability | None = None
+    ) -> Message | None:
         """Remove the newest message of a session (or a thread) and return it; ``None`` if it holds none.
 
         Exactly once: if the store retries a pop whose first attempt was
@@ -769,10 +812,16 @@ class SessionStore:
         Raises:
             SessionNotFoundError: the session does not exist.
         """
-        return await self._messages.pop(session_id, thread=thread)
+        with durable(durability):
+            return await self._messages.pop(session_id, thread=thread)
 
     async def set_messages(
-        self, session_id: str, messages: Iterable[Message], *, thread: str | None = None
+        self,
+        session_id: str,
+        messages: Iterable[Message],
+        *,
+        thread: str | None = None,
+        durability: Durability | None = None,
     ) -> list[Message]:
         """Replace every message of a session (or a thread) with ``messages``, atomically and exactly once.
 
@@ -788,9 +837,17 @@ class SessionStore:
             SessionNotFoundError: the session does not exist.
             InvalidInputError: not :class:`Message` values, or one id twice.
         """
-        return await self._messages.set(session_id, messages, thread=thread)
+        with durable(durability):
+            return await self._messages.set(session_id, messages, thread=thread)
 
-    async def delete_messages(self, session_id: str, message_ids: Iterable[str], *, thread: str | None = None) -> int:
+    async def delete_messages(
+        self,
+        session_id: str,
+        message_ids: Iterable[str],
+        *,
+        thread: str | None = None,
+        durability: Durability | None = None,
+    ) -> int:
         """Remove the stored messages with these ids from a session (or a thread); return how many were removed.
 
         Atomic and exactly once (a retried call reports the first attempt's
@@ -799,9 +856,12 @@ class SessionStore:
         Raises:
             SessionNotFoundError: the session does not exist.
         """
-        return await self._messages.delete(session_id, message_ids, thread=thread)
+        with durable(durability):
+            return await self._messages.delete(session_id, message_ids, thread=thread)
 
-    async def archive_messages(self, session_id: str, count: int, *, thread: str | None = None) -> int:
+    async def archive_messages(
+        self, session_id: str, count: int, *, thread: str | None = None, durability: Durability | None = None
+    ) -> int:
         """Move the oldest ``count`` unpinned messages to the session's archive; return how many moved.
 
         Archived messages stay readable (:meth:`get_archived_messages`,
@@ -813,7 +873,8 @@ class SessionStore:
         Raises:
             SessionNotFoundError: the session does not exist.
         """
-        return await self._messages.archive(session_id, count, thread=thread)
+        with durable(durability):
+            return await self._messages.archive(session_id, count, thread=thread)
 
     async def get_archived_messages(self, session_id: str, *, thread: str | None = None) -> list[Message]:
         """Return the messages summaries or :meth:`archive_messages` moved to the archive, oldest first.
@@ -839,6 +900,7 @@ class SessionStore:
         value: bytes | str,
         *,
         only_if: Literal["absent", "present"] | None = None,
+        durability: Durability | None = None,
     ) -> bool:
         """Store a named value in the session's ``kind`` records (a companion HASH in its slot).
 
@@ -853,6 +915,8 @@ class SessionStore:
             name: The record's name within the family.
             value: What to store.
             only_if: Write only if the record is ``"absent"`` or ``"present"``.
+            durability: What this write waits for instead of the store's default
+                (see :class:`Durability`).
 
         Returns:
             Whether the value was written (``False`` when ``only_if``
@@ -861,28 +925,42 @@ class SessionStore:
         Raises:
             SessionNotFoundError: the session does not exist.
         """
-        return await self._records.put(session_id, kind, name, value, only_if)
+        with durable(durability):
+            return await self._records.put(session_id, kind, name, value, only_if)
 
-    async def put_records(self, session_id: str, kind: str, values: Mapping[str, bytes | str | None]) -> None:
+    async def put_records(
+        self,
+        session_id: str,
+        kind: str,
+        values: Mapping[str, bytes | str | None],
+        *,
+        durability: Durability | None = None,
+    ) -> None:
         """Set several named values of the session's ``kind`` records at once (``None`` removes one), atomically.
 
         Args:
             session_id: The session.
             kind: The record family (see :meth:`put_record`).
             values: Name to value; ``None`` removes that record.
+            durability: What this write waits for instead of the store's default
+                (see :class:`Durability`).
 
         Raises:
             SessionNotFoundError: the session does not exist.
         """
-        await self._records.put_many(session_id, kind, values)
+        with durable(durability):
+            await self._records.put_many(session_id, kind, values)
 
-    async def delete_record(self, session_id: str, kind: str, name: str) -> bool:
+    async def delete_record(
+        self, session_id: str, kind: str, name: str, *, durability: Durability | None = None
+    ) -> bool:
         """Remove a named value of the session's ``kind`` records; return whether it existed.
 
         Raises:
             SessionNotFoundError: the session does not exist.
         """
-        return await self._records.delete(session_id, kind, name)
+        with durable(durability):
+            return await self._records.delete(session_id, kind, name)
 
     async def get_records(self, session_id: str, kind: str, names: Iterable[str]) -> list[bytes | None]:
         """Return the named values of the session's ``kind`` records (``None`` for each one missing), in one trip."""
@@ -921,7 +999,7 @@ class SessionStore:
         """
         return await self._users.list_sessions(user_id, limit=limit, after=after)
 
-    async def delete_user(self, user_id: str) -> int:
+    async def delete_user(self, user_id: str, *, durability: Durability | None = None) -> int:
         """Delete every session indexed under ``user_id``, with all they hold (threads, records, archives).
 
         For a data-erasure request or a closed account. Safe under
@@ -936,7 +1014,8 @@ class SessionStore:
         Returns:
             How many sessions were deleted.
         """
-        return await self._users.delete_user(user_id)
+        with durable(durability):
+            return await self._users.delete_user(user_id)
 
     async def reindex_user_sessions(
         self, *, count: int = 1000, progress: Callable[[Reindexed], None] | None = None
@@ -1054,6 +1133,7 @@ class SessionStore:
         keep_last: int | None = None,
         keep_tokens: int | None = None,
         thread: str | None = None,
+        durability: Durability | None = None,
     ) -> Summary | None:
         """Summarize the oldest messages with your summarizer; archive them, keep the summary.
 
@@ -1074,6 +1154,8 @@ class SessionStore:
             keep_last: Keep this many newest unpinned messages as they are.
             keep_tokens: Keep the newest unpinned messages within this many tokens.
             thread: Summarize a named thread instead of the main conversation.
+            durability: What this write waits for instead of the store's default
+                (see :class:`Durability`).
 
         Returns:
             The new :class:`Summary`, or ``None`` when there was nothing to
@@ -1083,9 +1165,10 @@ class SessionStore:
             SummaryConflictError: another summary or a trim changed the
                 session while the summarizer ran; nothing was stored.
         """
-        return await self._context.summarize(
-            session_id, summarizer, keep_last=keep_last, keep_tokens=keep_tokens, thread=thread
-        )
+        with durable(durability):
+            return await self._context.summarize(
+                session_id, summarizer, keep_last=keep_last, keep_tokens=keep_tokens, thread=thread
+            )
 
     async def get_summary(self, session_id: str, *, thread: str | None = None) -> Summary | None:
         """Return the latest summary of the session (or a thread), or ``None``.
@@ -1104,10 +1187,17 @@ class SessionStore:
         return await self._context.find(session_id, message_id, thread=thread)
 
     async def pin_message(
-        self, session_id: str, message_id: str, *, pinned: bool = True, thread: str | None = None
+        self,
+        session_id: str,
+        message_id: str,
+        *,
+        pinned: bool = True,
+        thread: str | None = None,
+        durability: Durability | None = None,
     ) -> bool:
         """Pin (or with ``pinned=False`` unpin) a stored message; return whether it was found."""
-        return await self._context.pin(session_id, message_id, pinned, thread=thread)
+        with durable(durability):
+            return await self._context.pin(session_id, message_id, pinned, thread=thread)
 
     # -- semantic recall ------------------------------------------------------
 

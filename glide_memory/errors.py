@@ -7,6 +7,7 @@ Every error the toolkit raises derives from :class:`GlideMemoryError`::
     ├── SessionExistsError
     ├── MessageConflictError
     ├── SummaryConflictError             retryable
+    ├── DurabilityError                  retryable
     ├── PermissionDeniedError
     ├── ConfigurationError
     ├── InvalidInputError (also ValueError)
@@ -102,6 +103,40 @@ class SummaryConflictError(GlideMemoryError):
     """
 
     retryable = True
+
+
+class DurabilityError(GlideMemoryError):
+    """Raised when a write was applied on the primary but not confirmed as durable in time.
+
+    The write is on the primary (and may reach its replicas later); what is
+    missing is the confirmation a :class:`~glide_memory.models.Durability`
+    asked for. The store never retries it as a new write. Retrying the call
+    with the same ``message_ids`` is safe: the repeat writes nothing twice
+    and waits for the confirmation again.
+
+    Attributes:
+        replicas_acknowledged: Replicas that confirmed the write in time.
+        replicas_requested: Replicas the durability asked for.
+        fsync_confirmed: With ``fsync``, whether the primary's append-only
+            file confirmed it (``None`` without ``fsync``).
+    """
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        replicas_acknowledged: int,
+        replicas_requested: int,
+        fsync_confirmed: bool | None = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        super().__init__(message, session_id=session_id, user_id=user_id)
+        self.replicas_acknowledged = replicas_acknowledged
+        self.replicas_requested = replicas_requested
+        self.fsync_confirmed = fsync_confirmed
 
 
 class PermissionDeniedError(GlideMemoryError):

@@ -9,6 +9,8 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
+from glide_memory.errors import InvalidInputError
+
 JSONValue: TypeAlias = bool | int | float | str | list[Any] | dict[str, Any] | None
 """A value JSON holds exactly: finite floats, string keys, lists (not tuples)."""
 
@@ -61,6 +63,48 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, rename={"timestamp": "t
     def replace(self, **changes: Any) -> Message:
         """Return a copy of this message with ``changes`` applied."""
         return msgspec.structs.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """How far a write must have reached before it returns.
+
+    An acknowledged write otherwise lives in one primary's memory until
+    replication and the append-only file catch up, and a failover in that
+    window loses it. With ``replicas`` or ``fsync`` set, the store sends
+    ``WAIT`` (or ``WAITAOF`` when ``fsync``) in the same request as the write,
+    to the same primary, and returns only once it is confirmed; short of that
+    it raises :class:`~glide_memory.errors.DurabilityError`.
+
+    Args:
+        replicas: Replicas that must hold the write (at most the primary's
+            connected replicas, or :class:`~glide_memory.errors.ConfigurationError`).
+        fsync: Whether the primary must also have written it to its
+            append-only file (needs ``appendonly yes``); with ``replicas``,
+            each of those replicas' files too.
+        timeout: Seconds to wait for the confirmations.
+
+    ``Durability()`` (the default) asks for nothing beyond the primary's
+    acknowledgement and costs nothing.
+    """
+
+    replicas: int = 0
+    fsync: bool = False
+    timeout: float = 1.0
+
+    def __post_init__(self) -> None:
+        if type(self.replicas) is not int or not 0 <= self.replicas <= 64:
+            raise InvalidInputError(f"Durability.replicas must be an int from 0 to 64, not {self.replicas!r}")
+        if type(self.fsync) is not bool:
+            raise InvalidInputError(f"Durability.fsync must be a bool, not {self.fsync!r}")
+        timeout = self.timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.001 <= timeout <= 3600:
+            raise InvalidInputError(f"Durability.timeout must be seconds from 0.001 to 3600, not {timeout!r}")
+
+    @property
+    def required(self) -> bool:
+        """Whether this asks for anything beyond the primary's acknowledgement."""
+        return self.replicas > 0 or self.fsync
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

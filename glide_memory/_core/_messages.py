@@ -13,7 +13,7 @@ from glide_memory._core._index import UserIndex
 from glide_memory._core._parts import Command, Parts, Scope
 from glide_memory._core._recall import Recall
 from glide_memory._server import Appended, Encoded, VectorData, functions
-from glide_memory.errors import GlideMemoryError, InvalidInputError, SessionNotFoundError
+from glide_memory.errors import DurabilityError, GlideMemoryError, InvalidInputError, SessionNotFoundError
 from glide_memory.keys import list_names, new_message_id
 from glide_memory.models import Content, Message, Role
 
@@ -128,6 +128,8 @@ class Messages:
             done = await parts.with_companions(session_id, keys, call, register=names.companion)
         except GlideMemoryError as exc:
             exc.message_ids = tuple(message[0] for message in encoded)
+            if later and isinstance(exc, DurabilityError):
+                self._recall.defer(session_id, thread, messages, target)  # applied: its vectors still come
             raise
         if later:
             self._recall.defer(session_id, thread, messages, target)

@@ -36,6 +36,7 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "vec_put": (),
     "recall_setup": (),
     "delete": ("allow-oom",),
+    "barrier": ("allow-oom",),  # its net effect is nothing, and it follows writes allowed before it
     "find": ("no-writes",),
     "context": ("no-writes",),
     "read": ("no-writes",),
@@ -73,7 +74,7 @@ def _build() -> Library:
         )
     library = f"{PREFIX}{numbers}_{digest}"
     code = f"#!lua name={library}\n{body}\n" + "\n".join(registrations) + "\n"
-    return Library(name=library, code=code, functions=names, replaces=_older)
+    return Library(name=library, code=code, functions=names, barrier="barrier", replaces=_older)
 
 
 def _older(installed: str, ours: str) -> bool:

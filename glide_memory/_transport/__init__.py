@@ -1,6 +1,7 @@
 """L2, the transport: URLs and connecting, the one error map, and the one request path every call takes."""
 
 from glide_memory._transport._connect import create_client
+from glide_memory._transport._durable import durable
 from glide_memory._transport._errors import from_tag
 from glide_memory._transport._requests import (
     DEFAULT_MAX_IN_FLIGHT,
@@ -22,6 +23,7 @@ __all__ = [
     "RetryPolicy",
     "check_event_loop",
     "create_client",
+    "durable",
     "from_tag",
     "parse_url",
     "redact",

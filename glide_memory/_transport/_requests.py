@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import glide.glide_client as _glide_core
 from glide import AllPrimaries, Batch, ClusterBatch, GlideClient, GlideClusterClient, GlideError, InfoSection
 
+from glide_memory._transport._durable import DurableWrites
 from glide_memory._transport._errors import is_function_missing, may_have_applied, translate
 from glide_memory.errors import (
     ConfigurationError,
@@ -35,6 +36,7 @@ from glide_memory.errors import (
     PermissionDeniedError,
     StoreClosedError,
 )
+from glide_memory.models import Durability
 
 T = TypeVar("T")
 
@@ -53,6 +55,7 @@ class Library:
         name: The library's name.
         code: Its full source, for ``FUNCTION LOAD``.
         functions: Each operation's function name.
+        barrier: The operation durable writes send after the write (see :mod:`._durable`).
         replaces: Whether an installed library of the given name is one this
             one supersedes (removed when this one is loaded).
     """
@@ -60,6 +63,7 @@ class Library:
     name: str
     code: str
     functions: dict[str, str]
+    barrier: str
     replaces: Callable[[str, str], bool]
 
 
@@ -200,10 +204,17 @@ class Requests:
         client: The glide client.
         max_in_flight: Requests in flight at most; further callers queue.
         retry: The retry policy.
+        durability: What writes wait for by default (see :class:`~glide_memory.models.Durability`).
     """
 
     def __init__(
-        self, client: GlideClient | GlideClusterClient, *, library: Library, max_in_flight: int, retry: RetryPolicy
+        self,
+        client: GlideClient | GlideClusterClient,
+        *,
+        library: Library,
+        max_in_flight: int,
+        retry: RetryPolicy,
+        durability: Durability | None = None,
     ) -> None:
         self.client = client
         self.library = library
@@ -219,6 +230,7 @@ class Requests:
         )
         self._library_loads = 0
         self._loading: asyncio.Lock | None = None
+        self.durable = DurableWrites(self, durability)
 
     # -- the checks made before anything is sent -----------------------------
 
@@ -296,10 +308,17 @@ class Requests:
         read_only: bool = False,
         attempts: Attempts | None = None,
     ) -> Any:
-        """Call one of the library's functions (``name`` as in :attr:`Library.functions`)."""
+        """Call one of the library's functions (``name`` as in :attr:`Library.functions`).
+
+        A write waits for the durability its call (or the store) asks for.
+        """
         function = self.library.functions[name]
-        send = self.client.fcall_ro if read_only else self.client.fcall
         key_list, arg_list = list(keys), list(args)
+        if not read_only and (durability := self.durable.wanted()) is not None:
+            return await self.durable.fcall(
+                function, key_list, arg_list, durability, session_id=session_id, user_id=user_id, attempts=attempts
+            )
+        send = self.client.fcall_ro if read_only else self.client.fcall
         return await self.run(
             lambda: send(function, keys=key_list, arguments=arg_list),
             session_id=session_id,

@@ -102,7 +102,8 @@ async def test_thousands_of_metadata_fields_are_stored(ns_store: SessionStore) -
     fields = {f"f{n}": str(n) for n in range(5000)}
     sid = (await ns_store.create_session("u", metadata=fields)).session_id
     assert (await ns_store.get_session_info(sid)).metadata == fields
-    await ns_store.update_session(sid, **{f"f{n}": None for n in range(4000)}, **{f"g{n}": "x" for n in range(4000)})
+    changes: dict[str, Any] = {f"f{n}": None for n in range(4000)} | {f"g{n}": "x" for n in range(4000)}
+    await ns_store.update_session(sid, **changes)
     info = await ns_store.get_session_info(sid)
     assert len(info.metadata) == 5000 and info.metadata["f4999"] == "4999" and info.metadata["g3999"] == "x"
 
