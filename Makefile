@@ -16,7 +16,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[embedded,recall,strands,openai-agents,llama-index,langgraph,dev,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[embedded,recall,strands,openai-agents,llama-index,langgraph,otel,dev,bench]"
 	@touch $@
 
 install: $(STAMP) ## Create .venv with the package, every extra and the dev tools

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import time
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, overload
@@ -34,7 +43,17 @@ from glide_memory._core import (
 )
 from glide_memory._embedded import EmbeddedServer
 from glide_memory._server import LIBRARY
-from glide_memory._transport import DEFAULT_MAX_IN_FLIGHT, ConnectOptions, Requests, RetryPolicy, create_client, durable
+from glide_memory._transport import (
+    DEFAULT_MAX_IN_FLIGHT,
+    ConnectOptions,
+    Requests,
+    RetryPolicy,
+    create_client,
+    durable,
+    observed,
+    observed_iterator,
+    prime_telemetry,
+)
 from glide_memory._validate import TTL, UNSET, Unset
 from glide_memory.errors import InvalidInputError
 from glide_memory.formats import AnthropicRequest
@@ -170,6 +189,7 @@ class SessionStore:
         recall_backend: str = "auto",
         durability: Durability | None = None,
     ) -> None:
+        prime_telemetry()
         if not isinstance(client, GlideClient | GlideClusterClient):
             raise InvalidInputError(f"client must be a glide GlideClient or GlideClusterClient, not {client!r}")
         cluster = isinstance(client, GlideClusterClient)
@@ -731,7 +751,7 @@ class SessionStore:
         """
         return await self._messages.get(session_id, last=last, thread=thread, include_archived=include_archived)
 
-    async def iter_messages(self, session_id: str, *, thread: str | None = None) -> AsyncIterator[Message]:
+    async def iter_messages(self, session_id: str, *, thread: str | None = None) -> AsyncGenerator[Message, None]:
         """Yield a session's messages oldest first, reading them a page (100) per round trip.
 
         Pages are read by position: messages trimmed by a sliding window
@@ -1275,7 +1295,7 @@ class SessionStore:
 
     # -- export and import ----------------------------------------------------
 
-    async def export_session(self, session_id: str) -> AsyncIterator[bytes]:
+    async def export_session(self, session_id: str) -> AsyncGenerator[bytes, None]:
         """Yield one session as JSON Lines: metadata, every message of every list, records, message ids.
 
         Import it with :meth:`import_sessions`; export, import and export
@@ -1287,7 +1307,7 @@ class SessionStore:
         async for line in self._transfer.export_session(session_id):
             yield line
 
-    async def export_user(self, user_id: str) -> AsyncIterator[bytes]:
+    async def export_user(self, user_id: str) -> AsyncGenerator[bytes, None]:
         """Yield every session indexed under ``user_id`` as JSON Lines (see :meth:`export_session`)."""
         async for line in self._transfer.export_user(user_id):
             yield line
@@ -1313,3 +1333,23 @@ class SessionStore:
             CorruptedEntryError: a line is not part of an export.
         """
         return await self._transfer.import_sessions(lines, replace=replace)
+
+
+def _server(store: SessionStore) -> tuple[str, int] | None:
+    return store._parts.requests.server
+
+
+def _observe(cls: type[SessionStore]) -> None:
+    """Wrap every public coroutine and async-iterator method of ``cls`` for OpenTelemetry (see ``_telemetry``)."""
+    for name, member in list(vars(cls).items()):
+        if name.startswith("_"):
+            continue
+        if isinstance(member, classmethod) and inspect.iscoroutinefunction(member.__func__):
+            setattr(cls, name, classmethod(observed(member.__func__, lambda _cls: None)))
+        elif inspect.iscoroutinefunction(member):
+            setattr(cls, name, observed(member, _server))
+        elif inspect.isasyncgenfunction(member):
+            setattr(cls, name, observed_iterator(member, _server))
+
+
+_observe(SessionStore)

@@ -11,6 +11,8 @@ from glide_memory._transport._requests import (
     RetryPolicy,
     check_event_loop,
 )
+from glide_memory._transport._telemetry import observed, observed_iterator
+from glide_memory._transport._telemetry import prime as prime_telemetry
 from glide_memory._transport._url import ConnectionSettings, ConnectOptions, parse_url, redact
 
 __all__ = [
@@ -25,6 +27,9 @@ __all__ = [
     "create_client",
     "durable",
     "from_tag",
+    "observed",
+    "observed_iterator",
     "parse_url",
+    "prime_telemetry",
     "redact",
 ]

@@ -28,6 +28,7 @@ from glide import AllPrimaries, Batch, ClusterBatch, GlideClient, GlideClusterCl
 
 from glide_memory._transport._durable import DurableWrites
 from glide_memory._transport._errors import is_function_missing, may_have_applied, translate
+from glide_memory._transport._telemetry import RETRIES, server_of
 from glide_memory.errors import (
     ConfigurationError,
     EventLoopError,
@@ -231,6 +232,8 @@ class Requests:
         self._library_loads = 0
         self._loading: asyncio.Lock | None = None
         self.durable = DurableWrites(self, durability)
+        self.server = server_of(client)
+        """The first address the client was configured with, for telemetry."""
 
     # -- the checks made before anything is sent -----------------------------
 
@@ -281,6 +284,8 @@ class Requests:
                 failure = None if missing else translate(exc, session_id=session_id, user_id=user_id, key=key)
             finally:
                 self._slots.release()
+            if (cell := RETRIES.get()) is not None and failure is None:
+                cell[0] += 1  # an observed operation (see _telemetry) retries: count it
             if failure is None:
                 # a node without our library (restarted, new, flushed): load it everywhere, then retry at once
                 await self._load_library(seen, session_id)
@@ -293,6 +298,8 @@ class Requests:
                     failure.args = (f"{failure.args[0]} (gave up after {attempt + 1} attempts in {elapsed:.1f} s)",)
                 raise failure from cause
             attempt += 1
+            if (cell := RETRIES.get()) is not None:
+                cell[0] += 1
             await asyncio.sleep(wait)
             if self.closed:
                 raise StoreClosedError("the store was closed while a call was retrying", session_id=session_id)
