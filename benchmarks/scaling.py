@@ -11,7 +11,7 @@ from typing import Any
 
 from benchmarks.config import Config
 from benchmarks.harness import Contender, Progress, Section, interleave, throughput
-from benchmarks.scenarios import FLOOR_SCRIPT, TOKENS, TURN_TEXT
+from benchmarks.scenarios import FLOOR_FUNCTION, FLOOR_SCRIPT, TOKENS, TURN_TEXT, load_floor_function
 from benchmarks.workspace import KEY_TTL, Workspace, stored_payload
 from glide_memory import DEFAULT_MAX_IN_FLIGHT
 
@@ -175,6 +175,12 @@ async def concurrency(ws: Workspace, config: Config, progress: Progress) -> Sect
         args = [f"f{next(numbers)}", "0011223344556677", payload, str(TOKENS), "1700000000.0"]
         return await client.invoke_script(FLOOR_SCRIPT, keys=floor_layouts[task % POOL], args=args)
 
+    await load_floor_function(ws)
+
+    async def floor_function(task: int) -> object:
+        args = [f"g{next(numbers)}", "0011223344556677", payload, str(TOKENS), "1700000000.0"]
+        return await client.fcall(FLOOR_FUNCTION, keys=floor_layouts[task % POOL], arguments=args)
+
     section = Section(key="concurrency", title="Throughput with concurrent tasks")
     started = time.perf_counter()
     levels = []
@@ -184,9 +190,15 @@ async def concurrency(ws: Workspace, config: Config, progress: Progress) -> Sect
         await throughput(raw, tasks=tasks, calls=calls // 5)
         await throughput(add, tasks=tasks, calls=calls // 5)
         await throughput(floor, tasks=tasks, calls=calls // 5)
-        rates: dict[str, list[float]] = {"add_message": [], "raw RPUSH": [], "floor script": []}
+        await throughput(floor_function, tasks=tasks, calls=calls // 5)
+        rates: dict[str, list[float]] = {"add_message": [], "raw RPUSH": [], "floor script": [], "floor function": []}
         for trial in range(config.concurrency_trials):
-            order = [("raw RPUSH", raw), ("add_message", add), ("floor script", floor)]
+            order = [
+                ("raw RPUSH", raw),
+                ("add_message", add),
+                ("floor script", floor),
+                ("floor function", floor_function),
+            ]
             for name, op in order if trial % 2 == 0 else reversed(order):
                 rates[name].append(await throughput(op, tasks=tasks, calls=calls))
             progress.advance()
@@ -194,6 +206,7 @@ async def concurrency(ws: Workspace, config: Config, progress: Progress) -> Sect
         # each trial's pair ran back to back, so the median of their ratios resists drift best
         pairs = [a / r for a, r in zip(rates["add_message"], rates["raw RPUSH"], strict=True)]
         floors = [f / r for f, r in zip(rates["floor script"], rates["raw RPUSH"], strict=True)]
+        to_function = [a / f for a, f in zip(rates["add_message"], rates["floor function"], strict=True)]
         levels.append(
             {
                 "tasks": tasks,
@@ -204,6 +217,8 @@ async def concurrency(ws: Workspace, config: Config, progress: Progress) -> Sect
                 "ratio": round(statistics.median(pairs), 3),
                 "floor_script_ops_per_s": round(statistics.median(rates["floor script"]), 1),
                 "floor_ratio": round(statistics.median(floors), 3),
+                "floor_function_ops_per_s": round(statistics.median(rates["floor function"]), 1),
+                "ratio_to_floor_function": round(statistics.median(to_function), 3),
                 "add_message_trials": [round(rate, 1) for rate in rates["add_message"]],
                 "raw_rpush_trials": [round(rate, 1) for rate in rates["raw RPUSH"]],
             }

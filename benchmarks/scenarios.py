@@ -12,7 +12,7 @@ from collections import deque
 from itertools import count
 from typing import Any
 
-from glide import ClusterScanCursor, GlideClusterClient, Script
+from glide import AllPrimaries, ClusterScanCursor, GlideClusterClient, Script
 
 from benchmarks.config import Config
 from benchmarks.harness import Contender, Op, Progress, Section, interleave, summarize
@@ -90,6 +90,29 @@ FLOOR_SCRIPT = Script(
 )  # type: ignore[no-untyped-call]  # glide's Script is untyped
 """The least an atomic, exactly-once append does on the server: the cookbook's four writes behind an id check."""
 
+FLOOR_LIBRARY = """#!lua name=gm_bench_floor
+redis.register_function('gm_bench_floor', function(keys, args)
+  if redis.call('HSETNX', keys[3], args[1], args[2]) == 0 then return 0 end
+  redis.call('RPUSH', keys[2], args[3])
+  redis.call('HINCRBY', keys[1], 'message_count', 1)
+  redis.call('HINCRBY', keys[1], 'token_count', args[4])
+  redis.call('HSET', keys[1], 'last_active', args[5])
+  return 1
+end)
+"""
+"""The floor script's body as a server function (FCALL, like add_message): the floor the issue's targets name."""
+
+FLOOR_FUNCTION = "gm_bench_floor"
+
+
+async def load_floor_function(ws: Workspace) -> None:
+    """Load the floor function's library (on every primary of a cluster); our own library is left alone."""
+    if isinstance(ws.client, GlideClusterClient):
+        await ws.client.function_load(FLOOR_LIBRARY, replace=True, route=AllPrimaries())
+    else:
+        await ws.client.function_load(FLOOR_LIBRARY, replace=True)
+
+
 NOOP_SCRIPT = Script("return 0")  # type: ignore[no-untyped-call]
 """A script that does nothing: the cost of any script call, whatever it does."""
 
@@ -128,6 +151,11 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
     async def noop() -> object:
         return await client.invoke_script(NOOP_SCRIPT, keys=floor_layout, args=floor_args())
 
+    await load_floor_function(ws)
+
+    async def floor_function() -> object:
+        return await client.fcall(FLOOR_FUNCTION, keys=floor_layout, arguments=floor_args())
+
     contenders = [
         Contender(name="raw glide RPUSH", op=lambda: client.rpush(raw_key, [payload])),
         Contender(name="add_message", op=lambda: store.add_message(sid, "user", TURN_TEXT, TOKENS)),
@@ -140,6 +168,7 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
             op=lambda: store.add_message(windowed, "user", TURN_TEXT, TOKENS, max_messages=WINDOW),
         ),
         Contender(name="floor script (id check + the 4 writes)", op=floor),
+        Contender(name="floor function (id check + the 4 writes)", op=floor_function),
         Contender(name="no-op script, same keys and arguments", op=noop),
         Contender(name="cookbook add (4 awaits)", op=cookbook_add, commands=4, trips=4),
     ]
@@ -154,6 +183,7 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
         "add_message (FCALL)": await _server_us(ws, lambda: store.add_message(sid, "user", TURN_TEXT, TOKENS), n),
         "cookbook's 4 commands": await _server_us(ws, cookbook_add, n, ("rpush", "hincrby", "hset")),
         "floor script (id check + the 4 writes)": await _server_us(ws, floor, n, ("evalsha",)),
+        "floor function (id check + the 4 writes)": await _server_us(ws, floor_function, n),
         "no-op script": await _server_us(ws, noop, n, ("evalsha",)),
     }
     return section

@@ -7,7 +7,15 @@ from benchmarks.harness import Section, Target
 ADD_VS_RPUSH = 1.2
 SERVER_VS_COOKBOOK = 1.5
 """Server time of add_message over that of the cookbook's four commands (INFO commandstats)."""
-GET_VS_LRANGE = 1.2
+GET_VS_LRANGE = 1.25
+ADD_VS_FLOOR = 1.1
+"""add_message p50 over the floor function's (the design's floor: our own minimal function doing a turn's key work)."""
+SERVER_VS_FLOOR = 1.5
+THROUGHPUT_VS_FLOOR = 0.9
+"""add_message throughput over the floor function's, at CONCURRENCY_TASKS tasks."""
+MANY_VS_HUNDRED = 0.95
+"""add_message throughput at MANY_TASKS tasks over its own at CONCURRENCY_TASKS."""
+MANY_TASKS = 1000
 COOKBOOK_VS_ADD = 3.0
 SCAN_VS_INDEX = 100.0
 FLAT_IN_N = 1.5
@@ -67,6 +75,29 @@ def evaluate(sections: dict[str, Section]) -> list[Target]:
     if "keyspace" in sections:
         targets += _keyspace(sections["keyspace"])
     if "concurrency" in sections:
+        by_tasks = {level["tasks"]: level for level in sections["concurrency"].extra["levels"]}
+        if CONCURRENCY_TASKS in by_tasks and "ratio_to_floor_function" in by_tasks[CONCURRENCY_TASKS]:
+            hundred = by_tasks[CONCURRENCY_TASKS]
+            targets.append(
+                Target(
+                    name=f"add_message / floor function throughput, {CONCURRENCY_TASKS} tasks",
+                    measured=hundred["ratio_to_floor_function"],
+                    op=">=",
+                    threshold=THROUGHPUT_VS_FLOOR,
+                )
+            )
+            if MANY_TASKS in by_tasks:
+                many = by_tasks[MANY_TASKS]
+                targets.append(
+                    Target(
+                        name=f"add_message throughput, {MANY_TASKS:,} tasks / {CONCURRENCY_TASKS} tasks",
+                        measured=many["add_message_ops_per_s"] / hundred["add_message_ops_per_s"],
+                        op=">=",
+                        threshold=MANY_VS_HUNDRED,
+                        floor=many["floor_function_ops_per_s"] / hundred["floor_function_ops_per_s"],
+                        floor_of="the floor function's own throughput at the two levels",
+                    )
+                )
         for level in sections["concurrency"].extra["levels"]:
             if level["tasks"] == CONCURRENCY_TASKS:
                 targets.append(
@@ -98,7 +129,21 @@ def _append(section: Section) -> list[Target]:
     cookbook = section.row("cookbook add (4 awaits)").p50_us
     server = section.extra["server_us_per_call"]
     cookbook_server = server["cookbook's 4 commands"]
+    floor_function = section.row("floor function (id check + the 4 writes)").p50_us
+    floor_function_server = server["floor function (id check + the 4 writes)"]
     return [
+        Target(
+            name="add_message p50 / floor function p50",
+            measured=add / floor_function,
+            op="<=",
+            threshold=ADD_VS_FLOOR,
+        ),
+        Target(
+            name="server µs per add_message / server µs of the floor function",
+            measured=server["add_message (FCALL)"] / floor_function_server,
+            op="<=",
+            threshold=SERVER_VS_FLOOR,
+        ),
         Target(
             name="add_message p50 / raw glide RPUSH p50",
             measured=add / rpush,
