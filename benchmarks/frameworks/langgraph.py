@@ -14,14 +14,10 @@ and the row says why instead of a figure::
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import contextlib
-import importlib.metadata
-import random
 import statistics
+import sys
 import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -31,12 +27,12 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
 from langgraph.checkpoint.memory import InMemorySaver
 
-from glide_memory import EmbeddedServer, SessionStore
+from benchmarks.frameworks import _common
+from glide_memory import SessionStore
 from glide_memory.integrations.langgraph import GlideCheckpointSaver
 
 OPERATIONS = ("put", "get_tuple latest", "list limit=10 of 100", "put_writes")
 HISTORY = 100
-WARMUP = 20
 
 
 class Bench:
@@ -125,17 +121,7 @@ async def run(url: str, *, samples: int) -> list[dict[str, Any]]:
                 await bench.prepare()
             rows: list[dict[str, Any]] = []
             for operation in OPERATIONS:
-                timings: dict[str, list[int]] = {bench.name: [] for bench in benches}
-                calls = {bench.name: bench.operation(operation) for bench in benches}
-                for round_number in range(WARMUP + samples):
-                    order = list(benches)
-                    random.shuffle(order)
-                    for bench in order:
-                        start = time.perf_counter_ns()
-                        await calls[bench.name]()
-                        elapsed = time.perf_counter_ns() - start
-                        if round_number >= WARMUP:
-                            timings[bench.name].append(elapsed)
+                timings = await _common.measure({bench.name: bench.operation(operation) for bench in benches}, samples)
                 for name, values in timings.items():
                     rows.append({"operation": operation, "contender": name, **_percentiles(values)})
             for note in notes:
@@ -151,44 +137,19 @@ def _percentiles(values: list[int]) -> dict[str, float]:
     return {"p50_us": statistics.median(ordered) / 1000, "p99_us": p99 / 1000}
 
 
-def _versions() -> str:
-    names = (
+def main(argv: list[str] | None = None) -> int:
+    """Print the table: ``python -m benchmarks.frameworks.langgraph [--url URL] [--samples N]``."""
+    packages = (
         "langgraph",
         "langgraph-checkpoint",
         "langgraph-checkpoint-sqlite",
         "langgraph-checkpoint-redis",
         "valkey-glide",
     )
-    found = []
-    for name in names:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            found.append(f"{name} {importlib.metadata.version(name)}")
-    return ", ".join(found)
-
-
-def main() -> None:
-    """Print the table: ``python -m benchmarks.frameworks.langgraph [--url URL] [--samples N]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--url", help="a valkey:// URL; an embedded server if left out")
-    parser.add_argument("--samples", type=int, default=300)
-    options = parser.parse_args()
-
-    async def measure() -> list[dict[str, Any]]:
-        if options.url:
-            return await run(options.url, samples=options.samples)
-        with EmbeddedServer() as server:
-            return await run(server.url, samples=options.samples)
-
-    rows = asyncio.run(measure())
-    print(_versions())
-    print(f"{'operation':<22} {'contender':<26} {'p50 us':>10} {'p99 us':>10}")
-    for row in rows:
-        if row.get("error"):
-            if row["operation"] == OPERATIONS[0]:
-                print(f"{'(all)':<22} {row['contender']:<26} failed: {row['error']}")
-            continue
-        print(f"{row['operation']:<22} {row['contender']:<26} {row['p50_us']:>10.1f} {row['p99_us']:>10.1f}")
+    return _common.main(
+        run, argv, module="benchmarks.frameworks.langgraph", description=__doc__, packages=packages, samples=300
+    )
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -25,14 +25,10 @@ in a random order, after warm-up rounds that are not recorded; times are
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import random
 import sys
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from importlib.metadata import version
+from collections.abc import Callable
 from typing import Any
 
 from llama_index.core.llms import ChatMessage
@@ -43,55 +39,17 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from benchmarks.harness import percentile
-from glide_memory import EmbeddedServer, KeySchema, SessionStore, parse_url
+from benchmarks.frameworks import _common
+from benchmarks.frameworks._common import measure, measure_sync
+from glide_memory import KeySchema, SessionStore, parse_url
 from glide_memory.integrations.llama_index import GlideChatStore, GlideDBChatStore
 
-WARMUP = 20
 HISTORY = 100
-Op = Callable[[], Awaitable[object]]
-SyncOp = Callable[[], object]
 
 
 def _message(n: int) -> ChatMessage:
     role = "user" if n % 2 == 0 else "assistant"
     return ChatMessage(role=role, content=f"Turn {n}: what changed in the deployment last night? The cache TTL.")
-
-
-async def _measure(ops: dict[str, Op], samples: int, setup: dict[str, Op] | None = None) -> dict[str, list[int]]:
-    """Time each contender's op ``samples`` times, interleaved in a random order per round (``setup`` untimed)."""
-    names = list(ops)
-    timings: dict[str, list[int]] = {name: [] for name in names}
-    clock = time.perf_counter_ns
-    for round_ in range(WARMUP + samples):
-        random.shuffle(names)
-        for name in names:
-            if setup is not None:
-                await setup[name]()
-            start = clock()
-            await ops[name]()
-            elapsed = clock() - start
-            if round_ >= WARMUP:
-                timings[name].append(elapsed)
-    return timings
-
-
-def _measure_sync(ops: dict[str, SyncOp], samples: int, setup: dict[str, SyncOp] | None = None) -> dict[str, list[int]]:
-    """As :func:`_measure`, for synchronous calls (run it in a worker thread)."""
-    names = list(ops)
-    timings: dict[str, list[int]] = {name: [] for name in names}
-    clock = time.perf_counter_ns
-    for round_ in range(WARMUP + samples):
-        random.shuffle(names)
-        for name in names:
-            if setup is not None:
-                setup[name]()
-            start = clock()
-            ops[name]()
-            elapsed = clock() - start
-            if round_ >= WARMUP:
-                timings[name].append(elapsed)
-    return timings
 
 
 async def run(url: str, *, samples: int) -> list[dict[str, Any]]:
@@ -133,13 +91,13 @@ async def run(url: str, *, samples: int) -> list[dict[str, Any]]:
         for name, chat_store in db_stores.items():
             await chat_store.set_messages(key("dbread", name), history)
 
-        results["async_add_message"] = await _measure(
+        results["async_add_message"] = await measure(
             bound(chat_stores, "add", lambda s, k: s.async_add_message(k, _message(next(counter)))), samples
         )
-        results[f"aget_messages ({HISTORY})"] = await _measure(
+        results[f"aget_messages ({HISTORY})"] = await measure(
             bound(chat_stores, "read", lambda s, k: s.aget_messages(k)), samples
         )
-        results["adelete_last_message"] = await _measure(
+        results["adelete_last_message"] = await measure(
             bound(chat_stores, "pop", lambda s, k: s.adelete_last_message(k)),
             samples,
             setup=bound(chat_stores, "pop", lambda s, k: s.async_add_message(k, _message(0))),
@@ -151,20 +109,20 @@ async def run(url: str, *, samples: int) -> list[dict[str, Any]]:
             pops = bound(chat_stores, "spop", lambda s, k: s.delete_last_message(k))
             refill = bound(chat_stores, "spop", lambda s, k: s.add_message(k, _message(0)))
             return {
-                "add_message (sync)": _measure_sync(adds, samples),
-                f"get_messages ({HISTORY}) (sync)": _measure_sync(reads, samples),
-                "delete_last_message (sync)": _measure_sync(pops, samples, setup=refill),
+                "add_message (sync)": measure_sync(adds, samples),
+                f"get_messages ({HISTORY}) (sync)": measure_sync(reads, samples),
+                "delete_last_message (sync)": measure_sync(pops, samples, setup=refill),
             }
 
         results.update(await asyncio.to_thread(sync_rounds))
 
-        results["DB add_message"] = await _measure(
+        results["DB add_message"] = await measure(
             bound(db_stores, "dbadd", lambda s, k: s.add_message(k, _message(next(counter)))), samples
         )
-        results[f"DB get_messages ({HISTORY})"] = await _measure(
+        results[f"DB get_messages ({HISTORY})"] = await measure(
             bound(db_stores, "dbread", lambda s, k: s.get_messages(k)), samples
         )
-        results["DB archive_oldest_messages(1)"] = await _measure(
+        results["DB archive_oldest_messages(1)"] = await measure(
             bound(db_stores, "dbarchive", lambda s, k: s.archive_oldest_messages(k, 1)),
             samples,
             setup=bound(db_stores, "dbarchive", lambda s, k: s.add_message(k, _message(0))),
@@ -179,43 +137,15 @@ async def run(url: str, *, samples: int) -> list[dict[str, Any]]:
         sync_redis.close()
         await engine.dispose()
         await store.close()
-    return [
-        {
-            "operation": operation,
-            "contender": contender,
-            "p50_us": percentile(sorted(values), 0.50) / 1000,
-            "p99_us": percentile(sorted(values), 0.99) / 1000,
-        }
-        for operation, timings in results.items()
-        for contender, values in timings.items()
-    ]
-
-
-def _table(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'operation':<34} {'contender':<20} {'p50 µs':>9} {'p99 µs':>9}"]
-    for row in rows:
-        lines.append(f"{row['operation']:<34} {row['contender']:<20} {row['p50_us']:>9.1f} {row['p99_us']:>9.1f}")
-    return "\n".join(lines)
+    return _common.rows(results)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison and print a table (an embedded server without ``--url``)."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.frameworks.llama_index", description=__doc__)
-    parser.add_argument("--url", help="a valkey:// URL; an embedded server if left out")
-    parser.add_argument("--samples", type=int, default=500, help="recorded calls per contender and operation")
-    options = parser.parse_args(argv)
-    server = None if options.url else EmbeddedServer().start()
-    try:
-        url = options.url or server.url  # type: ignore[union-attr]
-        rows = asyncio.run(run(url, samples=options.samples))
-    finally:
-        if server is not None:
-            server.stop()
-    names = ("llama-index-core", "llama-index-storage-chat-store-redis", "valkey-glide", "redis", "aiosqlite")
-    versions = ", ".join(f"{name} {version(name)}" for name in names)
-    print(f"{versions}; Python {sys.version.split()[0]}; {options.samples} samples, interleaved")
-    print(_table(rows))
-    return 0
+    packages = ("llama-index-core", "llama-index-storage-chat-store-redis", "valkey-glide", "redis", "aiosqlite")
+    return _common.main(
+        run, argv, module="benchmarks.frameworks.llama_index", description=__doc__, packages=packages, samples=500
+    )
 
 
 if __name__ == "__main__":

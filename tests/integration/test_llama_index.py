@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from glide import RangeByIndex
@@ -51,18 +51,12 @@ from glide_memory.integrations._bridge import SharedLoop
 from glide_memory.integrations.llama_index import GlideChatStore, GlideDBChatStore
 from tests.support import Client, keys_matching
 
-T = TypeVar("T")
 STORES = ["simple", "glide"]
 SIMPLE_RAISES = pytest.mark.xfail(
     reason="SimpleChatStore 0.14.25 raises IndexError here; upstream PRs #22748/#23108 make it return None",
     raises=IndexError,
     strict=True,
 )
-
-
-async def off_loop(call: Callable[..., T], *args: Any) -> T:
-    """Run a synchronous LlamaIndex call in a worker thread."""
-    return await asyncio.to_thread(call, *args)
 
 
 def user(text: str) -> ChatMessage:
@@ -103,7 +97,7 @@ async def owned(valkey_url: str) -> AsyncIterator[Callable[..., GlideChatStore]]
 
     yield make
     for chat_store in made:
-        await off_loop(chat_store.close)
+        await asyncio.to_thread(chat_store.close)
 
 
 # -- llama-index-core's SimpleChatStore tests, in our words --------------------
@@ -122,7 +116,7 @@ async def test_messages_are_kept_per_key_in_order(chat_store: BaseChatStore) -> 
         chat_store.add_message("alice", user("first"), idx=0)  # type: ignore[call-arg]
         assert chat_store.get_messages("alice") == [user("first"), user("hello"), user("world")]
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
 
 
 async def test_deleting_a_key_spares_the_others(chat_store: BaseChatStore) -> None:
@@ -138,7 +132,7 @@ async def test_deleting_a_key_spares_the_others(chat_store: BaseChatStore) -> No
         assert chat_store.get_keys() == ["bob"]
         assert chat_store.delete_messages("alice") is None
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
 
 
 async def test_delete_last_message_undoes_the_newest(chat_store: BaseChatStore) -> None:
@@ -150,7 +144,7 @@ async def test_delete_last_message_undoes_the_newest(chat_store: BaseChatStore) 
         assert chat_store.delete_last_message("alice") == user("world")
         assert chat_store.get_messages("alice") == [user("hello")]
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
 
 
 async def test_delete_message_by_position(chat_store: BaseChatStore) -> None:
@@ -163,7 +157,7 @@ async def test_delete_message_by_position(chat_store: BaseChatStore) -> None:
         assert chat_store.delete_message("alice", -1) == user("three")
         assert chat_store.get_messages("alice") == [user("two")]
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
 
 
 async def test_missing_keys_and_positions_give_empty_results(chat_store: BaseChatStore) -> None:
@@ -179,7 +173,7 @@ async def test_missing_keys_and_positions_give_empty_results(chat_store: BaseCha
         assert chat_store.get_messages("alice") == [user("hello")]
         assert chat_store.get_keys() == ["alice"]
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
 
 
 @pytest.mark.parametrize("chat_store", [pytest.param("simple", marks=SIMPLE_RAISES), "glide"], indirect=True)
@@ -191,7 +185,7 @@ async def test_a_negative_position_out_of_range_deletes_nothing(chat_store: Base
         assert chat_store.delete_message("alice", -2) is None
         assert chat_store.get_messages("alice") == [user("hello")]
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
 
 
 @pytest.mark.parametrize("chat_store", [pytest.param("simple", marks=SIMPLE_RAISES), "glide"], indirect=True)
@@ -203,7 +197,7 @@ async def test_delete_last_message_of_an_emptied_history(chat_store: BaseChatSto
         assert chat_store.delete_last_message("alice") == user("hello")
         assert chat_store.delete_last_message("alice") is None
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
 
 
 async def test_set_messages_replaces_and_keeps_an_empty_key(chat_store: BaseChatStore) -> None:
@@ -217,14 +211,14 @@ async def test_set_messages_replaces_and_keeps_an_empty_key(chat_store: BaseChat
         assert chat_store.get_messages("bob") == []
         assert chat_store.get_keys() == ["alice", "bob"]
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
 
 
 async def test_non_ascii_text_is_kept_as_is(chat_store: BaseChatStore, ns_store: SessionStore) -> None:
     """Non-ASCII text round-trips, and the toolkit reads it as the same text (no escapes)."""
     text = "ハロー héllo 👋"
-    await off_loop(chat_store.add_message, "alice", user(text))
-    assert await off_loop(chat_store.get_messages, "alice") == [user(text)]
+    await asyncio.to_thread(chat_store.add_message, "alice", user(text))
+    assert await asyncio.to_thread(chat_store.get_messages, "alice") == [user(text)]
     if isinstance(chat_store, GlideChatStore):
         assert [m.content for m in await ns_store.get_messages("alice")] == [text]
 
@@ -268,7 +262,7 @@ async def test_buffer_puts_and_gets(chat_store: BaseChatStore, key: str) -> None
         assert [m.content for m in buffer(chat_store, key, chat_history=[FIRST]).get()] == [FIRST.content]
         assert buffer(chat_store, key, token_limit=1000).get(initial_token_count=5) == [FIRST]
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
 
 
 async def test_buffer_initial_tokens_over_the_limit(chat_store: BaseChatStore, key: str) -> None:
@@ -281,7 +275,7 @@ async def test_buffer_initial_tokens_over_the_limit(chat_store: BaseChatStore, k
         pair = buffer(chat_store, key, token_limit=5, chat_history=[FIRST, FIRST_ANSWER])
         assert pair.get(initial_token_count=5 - tokens(FIRST)) == [FIRST_ANSWER]
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
 
 
 async def test_buffer_drops_whole_turns_from_the_start(chat_store: BaseChatStore, key: str) -> None:
@@ -295,7 +289,7 @@ async def test_buffer_drops_whole_turns_from_the_start(chat_store: BaseChatStore
         spent = tokens(FIRST_ANSWER) + tokens(FIRST) + tokens(SECOND_ANSWER)
         assert roomy.get(initial_token_count=10 - spent) == [SECOND, SECOND_ANSWER]
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
 
 
 async def test_buffer_set_put_and_limit(chat_store: BaseChatStore, key: str) -> None:
@@ -320,7 +314,7 @@ async def test_buffer_set_put_and_limit(chat_store: BaseChatStore, key: str) -> 
         limited.reset()
         assert limited.get_all() == []
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
 
 
 async def test_buffer_async_methods(chat_store: BaseChatStore, key: str) -> None:
@@ -349,7 +343,7 @@ async def test_summary_buffer_rewrites_the_history(chat_store: BaseChatStore, ke
         assert memory.get_all() == kept
         return kept
 
-    kept = await off_loop(run)
+    kept = await asyncio.to_thread(run)
     assert [m.role.value for m in kept] == ["system", "user", "assistant", "user", "assistant"]
     assert [m.content for m in kept[1:]] == [
         "question 4 about things", "answer 4 about stuff", "question 5 about things", "answer 5 about stuff"
@@ -575,22 +569,22 @@ async def test_works_from_many_threads_and_fresh_loops(glide: GlideChatStore, ke
 
         return asyncio.run(run())
 
-    assert await off_loop(fresh_loop) == [user("from a fresh loop")]
+    assert await asyncio.to_thread(fresh_loop) == [user("from a fresh loop")]
 
 
 async def test_a_sync_call_on_the_stores_own_loop_is_refused(glide: GlideChatStore, key: str) -> None:
     """A blocking call made on the loop the store lives on raises BridgeError naming the way out."""
     with pytest.raises(BridgeError, match=r"asyncio\.to_thread"):
         glide.add_message(key, user("blocked"))
-    await off_loop(glide.add_message, key, user("fine"))
+    await asyncio.to_thread(glide.add_message, key, user("fine"))
     assert await glide.aget_messages(key) == [user("fine")]
 
 
 async def test_an_owned_store_works_anywhere_and_closes(owned: Callable[..., GlideChatStore], key: str) -> None:
     """With a url the chat store runs its own store on the shared loop: sync calls work here too, close is final."""
-    chat_store = await off_loop(owned)
+    chat_store = await asyncio.to_thread(owned)
     assert SharedLoop.running()
-    await off_loop(chat_store.add_message, key, user("sync"))
+    await asyncio.to_thread(chat_store.add_message, key, user("sync"))
     await chat_store.async_add_message(key, user("async"))
     assert await chat_store.aget_messages(key) == [user("sync"), user("async")]
     await chat_store.aclose()
@@ -610,7 +604,7 @@ async def test_chat_stores_shut_down_cleanly(valkey_url: str) -> None:
             with chat_store:
                 pass
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
     assert not SharedLoop.running()
     assert not [t for t in threading.enumerate() if t.name == "glide-memory-loop"]
 

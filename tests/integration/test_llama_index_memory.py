@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from llama_index.core.base.llms.types import ToolCallBlock
@@ -27,13 +27,7 @@ from glide_memory import KeySchema, Role, SessionStore
 from glide_memory.integrations.llama_index import GlideDBChatStore
 from tests.support import Client, snapshot
 
-T = TypeVar("T")
 ACTIVE, ARCHIVED = MessageStatus.ACTIVE, MessageStatus.ARCHIVED
-
-
-async def off_loop(call: Callable[..., T], *args: Any) -> T:
-    """Run a synchronous LlamaIndex call in a worker thread."""
-    return await asyncio.to_thread(call, *args)
 
 
 def msg(role: str, text: str) -> ChatMessage:
@@ -213,7 +207,7 @@ async def test_memory_from_defaults_seeds_the_store(chat_store: AsyncDBChatStore
         seeded = [msg("user", "Seeded")]
         return Memory.from_defaults(session_id="seeded", token_limit=1000, chat_history=seeded, chat_store=chat_store)
 
-    mem = await off_loop(build)
+    mem = await asyncio.to_thread(build)
     assert mem.sql_store is chat_store
     assert texts(await mem.aget()) == ["Seeded"]
 
@@ -297,7 +291,7 @@ async def test_memory_sync_wrappers_work_from_fresh_loops(chat_store: AsyncDBCha
         mem.put(msg("user", "two"))
         return mem.get_all()
 
-    assert texts(await off_loop(run)) == ["one", "two"]
+    assert texts(await asyncio.to_thread(run)) == ["one", "two"]
 
 
 # -- what the toolkit adds -------------------------------------------------------
@@ -314,12 +308,12 @@ async def test_memory_end_to_end_archive_and_restart(valkey_url: str) -> None:
             session_id=session, chat_store=chat_store, token_limit=80, token_flush_size=30, chat_history_token_ratio=1.0
         )
 
-    first = await off_loop(lambda: GlideDBChatStore(url=valkey_url, schema=schema, ttl=600))
+    first = await asyncio.to_thread(lambda: GlideDBChatStore(url=valkey_url, schema=schema, ttl=600))
     mem = limited(first)
     for role, text in said:
         await mem.aput(msg(role, text))
     active = texts(await mem.aget())
-    archived = await off_loop(first.run, first.store.get_archived_messages(session))
+    archived = await asyncio.to_thread(first.run, first.store.get_archived_messages(session))
     assert archived and active and len(archived) + len(active) == len(said)
     assert [m.content for m in archived] + active == [text for _, text in said]
     assert [m.role for m in archived[:2]] == [Role.USER, Role.ASSISTANT]
@@ -327,7 +321,7 @@ async def test_memory_end_to_end_archive_and_restart(valkey_url: str) -> None:
     assert texts(await mem.aget_all()) == [text for _, text in said]
     await first.aclose()
 
-    second = await off_loop(lambda: GlideDBChatStore(url=valkey_url, schema=schema))
+    second = await asyncio.to_thread(lambda: GlideDBChatStore(url=valkey_url, schema=schema))
     try:
         again = limited(second)
         assert texts(await again.aget()) == active

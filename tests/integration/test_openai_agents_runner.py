@@ -15,21 +15,20 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from agents import Agent, RunConfig, Runner, SessionSettings, SQLiteSession, TResponseInputItem, function_tool
+from agents import Agent, RunConfig, Runner, SessionSettings, TResponseInputItem, function_tool
 from agents import set_tracing_disabled as _set_tracing_disabled
 
 from glide_memory import PermissionDeniedError, SessionStore
 from glide_memory.integrations.openai_agents import GlideSession
 from glide_memory.integrations.openai_agents.testing import ScriptedModel, reasoning, text, tool_call
+from tests.integration import test_openai_agents as sessions
+from tests.integration.test_openai_agents import Factory
 
 _set_tracing_disabled(True)  # the SDK would otherwise try to export traces
 RUNNERS = ["run", "run_sync", "run_streamed"]
-Factory = Callable[..., Any]
 
 
 @function_tool
@@ -38,26 +37,8 @@ def clock(tz: str) -> str:
     return f"12:00 {tz}"
 
 
-@pytest.fixture(params=["glide", "sqlite"])
-def make_session(request: pytest.FixtureRequest, store: SessionStore, tmp_path: Path) -> Iterator[Factory]:
-    """A factory of sessions of one backend, all in one database (SQLite) or store (glide)."""
-    made: list[Any] = []
-    prefix = uuid.uuid4().hex
-
-    def make(name: str = "main", **options: Any) -> Any:
-        sid = f"oa-{prefix}-{name}"
-        session: Any
-        if request.param == "glide":
-            session = GlideSession(sid, store=store, **options)
-        else:
-            session = SQLiteSession(sid, tmp_path / "sessions.db", **options)
-        made.append(session)
-        return session
-
-    yield make
-    for session in made:
-        if isinstance(session, SQLiteSession):
-            session.close()
+# test_openai_agents' fixtures: each test runs on GlideSession and on SQLiteSession
+backend, make_session = sessions.backend, sessions.make_session
 
 
 def _run_sync(agent: Agent[Any], prompt: Any, **options: Any) -> Any:

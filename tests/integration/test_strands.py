@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from strands import Agent, tool
@@ -39,7 +39,6 @@ from glide_memory.integrations.strands.testing import ScriptedModel, text, tool_
 from glide_memory.keys import escape_glob
 from tests.support import Client, keys_matching
 
-T = TypeVar("T")
 PNG = b"\x89PNG\r\n\x1a\n\x00\x01binary\xff"
 PICTURE_PROMPT: list[ContentBlock] = [{"text": "What is this?"}, {"image": {"format": "png", "source": {"bytes": PNG}}}]
 
@@ -48,11 +47,6 @@ PICTURE_PROMPT: list[ContentBlock] = [{"text": "What is this?"}, {"image": {"for
 def clock(tz: str) -> str:
     """Tell the time in a time zone."""
     return f"12:00 {tz}"
-
-
-async def off_loop(call: Callable[[], T]) -> T:
-    """Run a synchronous Strands call in a worker thread."""
-    return await asyncio.to_thread(call)
 
 
 @pytest.fixture
@@ -73,7 +67,7 @@ async def manager_factory(valkey_url: str) -> AsyncIterator[Callable[..., GlideS
 
     yield make
     for manager in made:
-        await off_loop(manager.close)
+        await asyncio.to_thread(manager.close)
 
 
 def _agent(manager: GlideSessionManager, replies: list[Any], **options: Any) -> Agent:
@@ -95,7 +89,7 @@ async def test_conversation_restores_exactly_in_a_new_process(
         agent(PICTURE_PROMPT)
         return agent.messages
 
-    messages = await off_loop(converse)
+    messages = await asyncio.to_thread(converse)
     assert [m["role"] for m in messages] == ["user", "assistant"] * 2 + ["user", "assistant"] * 2
     assert any("toolUse" in block for block in messages[3]["content"])
     script = textwrap.dedent(
@@ -130,7 +124,7 @@ async def test_tool_use_and_bytes_round_trip_in_process(
         second = _agent(manager_factory(sid), [])
         return first.messages, second.messages
 
-    before, after = await off_loop(run)
+    before, after = await asyncio.to_thread(run)
     assert after == before
     assert after[0]["content"][1]["image"]["source"]["bytes"] == PNG
     result = after[2]["content"][0]["toolResult"]
@@ -157,7 +151,7 @@ async def test_two_agents_share_a_session_with_separate_histories(
             _agent(again, [], agent_id="writer").messages,
         )
 
-    researcher, writer, researcher_again, writer_again = await off_loop(run)
+    researcher, writer, researcher_again, writer_again = await asyncio.to_thread(run)
     assert len(researcher) == 2 and len(writer) == 4
     assert (researcher_again, writer_again) == (researcher, writer)
 
@@ -176,7 +170,7 @@ async def test_redaction_of_latest_message_persists(
         stored = manager.repository.read_message(sid, "default", 1)
         return stored, _agent(manager_factory(sid), []).messages
 
-    stored, restored = await off_loop(run)
+    stored, restored = await asyncio.to_thread(run)
     assert stored is not None and stored.redact_message == {"role": "assistant", "content": [{"text": "[REDACTED]"}]}
     assert stored.message["content"] == [{"text": "Your card 4111-1111 is noted."}]
     assert restored[1]["content"] == [{"text": "[REDACTED]"}]
@@ -202,7 +196,7 @@ async def test_swarm_state_is_saved_and_restored(manager_factory: Callable[..., 
         )
         return saved, stored, restored_swarm.serialize_state()
 
-    saved, stored, restored = await off_loop(run)
+    saved, stored, restored = await asyncio.to_thread(run)
     assert stored == saved and saved["status"] == "completed"
     assert restored["status"] == "executing" and restored["next_nodes_to_execute"] == ["solo"]
     assert restored["node_history"] == saved["node_history"]
@@ -220,7 +214,7 @@ async def test_delete_on_logout_leaves_no_key_and_spares_neighbours(
             _agent(manager_factory(session_id, ttl=600, user_id="logout-user"), [text("hi")])("hello")
         return manager_factory(target).delete_session()
 
-    assert await off_loop(run) is True
+    assert await asyncio.to_thread(run) is True
     assert await keys_matching(client, f"*:{escape_glob(target)}") == []
     for neighbour in neighbours:
         found = await keys_matching(client, f"*:{escape_glob(neighbour)}")
@@ -233,13 +227,13 @@ async def test_every_key_has_the_ttl_and_it_is_refreshed(
     manager_factory: Callable[..., GlideSessionManager], client: Client, sid: str
 ) -> None:
     """Every key of a session carries its TTL, and a new message refreshes all of them together."""
-    manager = await off_loop(lambda: manager_factory(sid, ttl=3))
-    agent = await off_loop(lambda: _agent(manager, [text("one"), text("two")], agent_id="helper"))
-    await off_loop(lambda: agent("first"))
+    manager = await asyncio.to_thread(lambda: manager_factory(sid, ttl=3))
+    agent = await asyncio.to_thread(lambda: _agent(manager, [text("one"), text("two")], agent_id="helper"))
+    await asyncio.to_thread(lambda: agent("first"))
     keys = [key for key in await keys_matching(client, f"*{sid}*") if not key.startswith(b"user_sessions")]
     for key in keys:  # as if 1.5 s had passed
         await client.pexpire(key, 1500)
-    await off_loop(lambda: agent("second"))
+    await asyncio.to_thread(lambda: agent("second"))
     # meta, msgids, the records, the helper's thread (no default agent here), and the replies of recent
     # conditional writes, which expire sooner (never later) than the session
     ops = [key for key in keys if key.startswith(b"ops:")]
@@ -257,7 +251,7 @@ async def test_touching_through_the_core_keeps_the_agent(
     def converse() -> None:
         _agent(manager_factory(sid, ttl=2), [text("hello")])("hi")
 
-    await off_loop(converse)
+    await asyncio.to_thread(converse)
     keys = [key for key in await keys_matching(store.client, f"*{sid}*") if b"ops:" not in key]
     for key in keys:  # as if most of the TTL had passed
         await store.client.pexpire(key, 300)
@@ -268,13 +262,13 @@ async def test_touching_through_the_core_keeps_the_agent(
         manager = manager_factory(sid)
         return manager.read_agent(), _agent(manager, []).messages
 
-    agent, messages = await off_loop(restore)
+    agent, messages = await asyncio.to_thread(restore)
     assert agent is not None and [m["role"] for m in messages] == ["user", "assistant"]
 
 
 async def test_repository_contract_errors(manager_factory: Callable[..., GlideSessionManager], sid: str) -> None:
     """Retries are no-ops; another message under a stored id, missing agents and existing sessions raise."""
-    repo = (await off_loop(lambda: manager_factory(sid))).repository
+    repo = (await asyncio.to_thread(lambda: manager_factory(sid))).repository
 
     def message(n: int, words: str) -> SessionMessage:
         return SessionMessage.from_message({"role": "user", "content": [{"text": words}]}, n)
@@ -307,12 +301,12 @@ async def test_repository_contract_errors(manager_factory: Callable[..., GlideSe
         assert repo.read_session("never-" + sid) is None
         assert repo.list_messages("never-" + sid, "a") == []
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
 
 
 async def test_agent_update_keeps_created_at(manager_factory: Callable[..., GlideSessionManager], sid: str) -> None:
     """update_agent replaces the record but keeps the agent's creation time."""
-    repo = (await off_loop(lambda: manager_factory(sid))).repository
+    repo = (await asyncio.to_thread(lambda: manager_factory(sid))).repository
 
     def run() -> tuple[SessionAgent | None, SessionAgent | None]:
         repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT))
@@ -323,7 +317,7 @@ async def test_agent_update_keeps_created_at(manager_factory: Callable[..., Glid
         repo.update_agent(sid, later)
         return before, repo.read_agent(sid, "a")
 
-    before, after = await off_loop(run)
+    before, after = await asyncio.to_thread(run)
     assert before is not None and before.state == {"n": 1}
     assert after is not None and after.state == {"n": 2} and after.created_at == "2026-01-01"
 
@@ -332,7 +326,7 @@ async def test_list_messages_pages_by_offset_and_limit(
     manager_factory: Callable[..., GlideSessionManager], sid: str
 ) -> None:
     """list_messages honours offset and limit the way RepositorySessionManager uses them."""
-    repo = (await off_loop(lambda: manager_factory(sid))).repository
+    repo = (await asyncio.to_thread(lambda: manager_factory(sid))).repository
 
     def run() -> list[list[int]]:
         repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT))
@@ -346,7 +340,7 @@ async def test_list_messages_pages_by_offset_and_limit(
         pages.append(repo.list_messages(sid, "a", limit=0))
         return [[m.message_id for m in page] for page in pages]
 
-    assert await off_loop(run) == [[0, 1, 2], [3, 4, 5], [9], [], [7, 8, 9], []]
+    assert await asyncio.to_thread(run) == [[0, 1, 2], [3, 4, 5], [9], [], [7, 8, 9], []]
 
 
 async def test_restore_uses_conversation_manager_offset(
@@ -367,7 +361,7 @@ async def test_restore_uses_conversation_manager_offset(
         )
         return agent.messages, restored.messages
 
-    live, restored = await off_loop(run)
+    live, restored = await asyncio.to_thread(run)
     assert len(live) == 4
     assert restored == live
 
@@ -400,9 +394,9 @@ async def test_round_trips_of_list_and_restore(valkey_url: str, sid: str) -> Non
                 messages.append(SessionMessage.from_message(body, n))
             repo.create_messages(sid, "default", messages)
 
-        await off_loop(fill)
+        await asyncio.to_thread(fill)
         calls.clear()
-        assert len(await off_loop(lambda: repo.list_messages(sid, "default"))) == 1000
+        assert len(await asyncio.to_thread(lambda: repo.list_messages(sid, "default"))) == 1000
         assert calls == ["exec"]  # one pipeline: EXISTS meta, LRANGE
         calls.clear()
 
@@ -410,7 +404,7 @@ async def test_round_trips_of_list_and_restore(valkey_url: str, sid: str) -> Non
             manager = GlideSessionManager(sid, store=store)
             return len(Agent(model=ScriptedModel([]), session_manager=manager, callback_handler=None).messages)
 
-        assert await off_loop(restore) == 1000
+        assert await asyncio.to_thread(restore) == 1000
         assert calls == ["hmget", "hmget", "exec"]  # session record, agent record, messages
     finally:
         await client.close()
@@ -420,8 +414,8 @@ async def test_bridge_works_from_threads_and_running_loops(
     manager_factory: Callable[..., GlideSessionManager], sid: str
 ) -> None:
     """The sync API works from many threads at once and from inside another running event loop."""
-    repo = (await off_loop(lambda: manager_factory(sid))).repository
-    await off_loop(lambda: repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT)))
+    repo = (await asyncio.to_thread(lambda: manager_factory(sid))).repository
+    await asyncio.to_thread(lambda: repo.create_session(Session(session_id=sid, session_type=SessionType.AGENT)))
 
     def writer(agent_id: str) -> int:
         repo.create_agent(sid, SessionAgent(agent_id=agent_id, state={}, conversation_manager_state={}))
@@ -440,7 +434,7 @@ async def test_bridge_works_from_threads_and_running_loops(
 
         return asyncio.run(hook())
 
-    assert await off_loop(inside_a_loop) == 25
+    assert await asyncio.to_thread(inside_a_loop) == 25
 
 
 async def test_waiting_on_the_stores_own_loop_is_refused(store: SessionStore, sid: str) -> None:
@@ -465,7 +459,7 @@ async def test_managers_shut_down_cleanly(valkey_url: str, sid: str) -> None:
             manager.close()
             manager.close()
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
     assert not SharedLoop.running()
     assert not [t for t in threading.enumerate() if t.name == "glide-memory-loop"]
 
@@ -503,7 +497,7 @@ async def test_snapshot_session_manager_restores_an_agent(store: SessionStore, s
         )
         return first.messages, second.messages
 
-    before, after = await off_loop(run)
+    before, after = await asyncio.to_thread(run)
     assert len(before) == 2 and after == before
     assert await storage.list(f"{sid}") or await storage.list("")
 
@@ -571,7 +565,7 @@ async def test_manager_inspection_methods(
             pair.list_messages()
         assert pair.list_messages("default")[0].message["content"] == [{"text": "hi"}]
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
     listed = await store.list_user_sessions("inspector")
     assert sid in [info.session_id for info in listed]
     info = await store.get_session_info(sid)
@@ -589,7 +583,7 @@ async def test_core_delete_removes_adapter_keys_too(
         _agent(manager, [text("b")], agent_id="two")("y")
         _agent(manager, [text("c")])("z")
 
-    await off_loop(run)
+    await asyncio.to_thread(run)
     assert await store.threads(sid) == ["one", "two"]
     assert [m.content for m in await store.get_messages(sid)] == [[{"text": "z"}], [{"text": "c"}]]
     assert [m.content for m in await store.get_messages(sid, thread="one")] == [[{"text": "x"}], [{"text": "a"}]]
@@ -617,7 +611,7 @@ async def test_manager_without_url_runs_and_stops_an_embedded_server(monkeypatch
             assert len(manager.list_messages()) == 2
             return server.pid
 
-    pid = await off_loop(run)
+    pid = await asyncio.to_thread(run)
     assert pid is not None and not alive(pid)
     assert not SharedLoop.running()
 
@@ -637,7 +631,7 @@ async def test_agent_state_is_synced_after_each_invocation(
         restored = _agent(manager_factory(sid), [])
         return (None if stored is None else stored.state), restored.state.get()
 
-    stored, restored = await off_loop(run)
+    stored, restored = await asyncio.to_thread(run)
     assert stored == {"plan": "pro"} and restored == {"plan": "pro"}
 
 
@@ -654,11 +648,11 @@ async def test_repository_on_a_callers_client(client: Client, sid: str) -> None:
         repo.close()
         return found
 
-    found = await off_loop(run)
+    found = await asyncio.to_thread(run)
     assert [m.message["content"] for m in found] == [[{"text": "hi"}]]
     assert await client.ping() == b"PONG"
     with pytest.raises(GlideMemoryError, match="closed"):
-        await off_loop(lambda: repo.read_session(sid))
+        await asyncio.to_thread(lambda: repo.read_session(sid))
 
 
 async def test_a_strands_session_gives_provider_ready_context(
@@ -670,7 +664,7 @@ async def test_a_strands_session_gives_provider_ready_context(
         agent = _agent(manager_factory(sid), [tool_use("t1", "clock", {"tz": "UTC"}), text("It is noon.")])
         agent("What time is it?")
 
-    await off_loop(converse)
+    await asyncio.to_thread(converse)
     openai = await store.get_context(sid, format="openai")
     assert [m["role"] for m in openai] == ["user", "assistant", "tool", "assistant"]
     assert openai[1]["tool_calls"][0]["function"] == {"name": "clock", "arguments": '{"tz":"UTC"}'}

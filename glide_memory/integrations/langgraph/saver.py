@@ -46,11 +46,9 @@ from glide_memory import (
     SessionExistsError,
     SessionNotFoundError,
     SessionStore,
-    StoreClosedError,
     Unset,
 )
-from glide_memory.errors import BridgeError
-from glide_memory.integrations._bridge import DEFAULT_CALL_TIMEOUT, SharedLoop, run_on
+from glide_memory.integrations._bridge import DEFAULT_CALL_TIMEOUT, Binding
 from glide_memory.integrations.langgraph import _layout, _script
 from glide_memory.integrations.langgraph._layout import KIND, WRITES_KIND, Entry, part
 from glide_memory.integrations.langgraph._mirror import Mirror, is_message_list, to_message
@@ -80,13 +78,6 @@ class _Recent(OrderedDict[Any, Any]):
         self.move_to_end(key)
         while len(self) > _CACHED:
             self.popitem(last=False)
-
-
-def _loop_of(store: SessionStore) -> asyncio.AbstractEventLoop:
-    loop = store.loop
-    if loop is None:
-        raise BridgeError("cannot tell which event loop the store's glide client belongs to")
-    return loop
 
 
 def _thread_of(config: RunnableConfig) -> str:
@@ -144,21 +135,10 @@ class GlideCheckpointSaver(BaseCheckpointSaver[str]):
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
     ) -> None:
         super().__init__(serde=serde)
-        if store is not None and (url is not None or schema is not None):
-            raise InvalidInputError("pass either a store, or a url (and schema) for a store the saver creates")
-        self._timeout = call_timeout
-        self._owns_store = store is None
-        self._closed = False
-        if store is None:
-            self._loop = SharedLoop.acquire()
-            try:
-                store = run_on(self._loop, SessionStore.connect(url, schema=schema), timeout=max(call_timeout, 30.0))
-            except BaseException:
-                SharedLoop.release()
-                raise
-        else:
-            self._loop = _loop_of(store)
-        self.store = store
+        self._binding = Binding(
+            store=store, url=url, schema=schema, call_timeout=call_timeout, name="the checkpoint saver"
+        )
+        store = self.store = self._binding.store
         self.user_id = user_id
         self.ttl = ttl
         self.messages_channel = messages_channel
@@ -175,32 +155,13 @@ class GlideCheckpointSaver(BaseCheckpointSaver[str]):
 
     # -- running on the store's loop ----------------------------------------
 
-    def _check_open(self, coro: Coroutine[Any, Any, Any]) -> None:
-        if self._closed:
-            coro.close()
-            raise StoreClosedError("the checkpoint saver is closed")
-        if not self._loop.is_running():
-            coro.close()
-            raise BridgeError(
-                "the store's event loop is not running, so nothing can carry out this call: keep that loop "
-                "running while LangGraph uses the saver"
-            )
-
     async def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await ``coro`` on the store's event loop, handing it over if this is another loop."""
-        self._check_open(coro)
-        if asyncio.get_running_loop() is self._loop:
-            return await coro
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the store's event loop from synchronous code and return its result."""
-        self._check_open(coro)
-        return run_on(self._loop, coro, self._timeout)
+        """Await ``coro`` on the store's event loop, handing it over (for as long as it takes) from another loop."""
+        return await self._binding.call(coro, bounded=False)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the store's event loop from sync code: ``saver.run(saver.store.get_messages(t))``."""
-        return self._run(coro)
+        return self._binding.run(coro)
 
     # -- LangGraph's interface, async ----------------------------------------
 
@@ -218,7 +179,8 @@ class GlideCheckpointSaver(BaseCheckpointSaver[str]):
     ) -> AsyncIterator[CheckpointTuple]:
         """Yield matching checkpoints, newest first (by id), reading a page of them per round trip."""
         pages = self._list(config, filter=filter, before=before, limit=limit)
-        if asyncio.get_running_loop() is self._loop and not self._closed:
+        binding = self._binding
+        if asyncio.get_running_loop() is binding.loop and not binding.closed:
             async for item in pages:
                 yield item
             return
@@ -230,7 +192,7 @@ class GlideCheckpointSaver(BaseCheckpointSaver[str]):
                     return
                 yield item
         finally:
-            if not self._closed and self._loop.is_running():
+            if not binding.closed and binding.loop.is_running():
                 await self._on_loop(pages.aclose())
 
     async def aput(
@@ -269,7 +231,7 @@ class GlideCheckpointSaver(BaseCheckpointSaver[str]):
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Return the checkpoint ``config`` names (the namespace's latest without an id), in one round trip."""
-        return self._run(self._get_tuple(config))
+        return self.run(self._get_tuple(config))
 
     def list(
         self,
@@ -284,13 +246,13 @@ class GlideCheckpointSaver(BaseCheckpointSaver[str]):
         try:
             while True:
                 try:
-                    item = self._run(_next(pages))
+                    item = self.run(_next(pages))
                 except StopAsyncIteration:
                     return
                 yield item
         finally:
-            if not self._closed and self._loop.is_running():
-                self._run(pages.aclose())
+            if not self._binding.closed and self._binding.loop.is_running():
+                self.run(pages.aclose())
 
     def put(
         self,
@@ -300,29 +262,29 @@ class GlideCheckpointSaver(BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Store a checkpoint, its metadata, new channel values and the namespace's latest pointer, atomically."""
-        return self._run(self._put(config, checkpoint, metadata, new_versions))
+        return self.run(self._put(config, checkpoint, metadata, new_versions))
 
     def put_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         """Store a task's pending writes for a checkpoint in one atomic write."""
-        self._run(self._put_writes(config, writes, task_id, task_path))
+        self.run(self._put_writes(config, writes, task_id, task_path))
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete a thread: its session, with every checkpoint, write and its conversation."""
-        self._run(self._delete_thread(str(thread_id)))
+        self.run(self._delete_thread(str(thread_id)))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints (and their writes) whose metadata names one of ``run_ids``, in every thread."""
-        self._run(self._delete_for_runs(run_ids))
+        self.run(self._delete_for_runs(run_ids))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy every checkpoint and write of a thread to another (and its conversation, when it becomes the latest)."""
-        self._run(self._copy_thread(str(source_thread_id), str(target_thread_id)))
+        self.run(self._copy_thread(str(source_thread_id), str(target_thread_id)))
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Keep only each namespace's latest checkpoint (``"keep_latest"``) or delete the threads (``"delete"``)."""
-        self._run(self._prune(thread_ids, strategy))
+        self.run(self._prune(thread_ids, strategy))
 
     def get_next_version(self, current: str | None, channel: None) -> str:
         """Return the next channel version: the counter, then a random tail, so forks never share a version."""
@@ -338,25 +300,11 @@ class GlideCheckpointSaver(BaseCheckpointSaver[str]):
 
     def close(self) -> None:
         """Close the store the saver created and release the background loop; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_store:
-            try:
-                run_on(self._loop, self.store.close(), self._timeout)
-            finally:
-                SharedLoop.release()
+        self._binding.close()
 
     async def aclose(self) -> None:
         """Close the store the saver created (from any event loop); idempotent."""
-        if self._closed:
-            return
-        if not self._owns_store:
-            self._closed = True
-            return
-        if asyncio.get_running_loop() is self._loop:
-            raise BridgeError("the saver's own store runs on a background loop: close it from another loop or thread")
-        await asyncio.to_thread(self.close)
+        await self._binding.aclose()
 
     def __enter__(self) -> GlideCheckpointSaver:
         return self

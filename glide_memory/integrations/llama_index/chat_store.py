@@ -11,8 +11,8 @@ from llama_index.core.llms import ChatMessage
 from llama_index.core.storage.chat_store.base import BaseChatStore
 
 from glide_memory import TTL, UNSET, KeySchema, SessionStore, Unset
-from glide_memory.integrations._bridge import DEFAULT_CALL_TIMEOUT
-from glide_memory.integrations.llama_index._binding import Binding
+from glide_memory.integrations._bridge import DEFAULT_CALL_TIMEOUT, Binding
+from glide_memory.integrations.llama_index._binding import bind
 from glide_memory.integrations.llama_index._chats import LlamaIndexChats
 
 T = TypeVar("T")
@@ -62,13 +62,9 @@ class GlideChatStore(BaseChatStore):
     ) -> None:
         super().__init__()
         self.user_id = user_id
-        binding = Binding(store=store, url=url, schema=schema, call_timeout=call_timeout)
-        try:
-            self._chats = LlamaIndexChats(binding.store, user_id=user_id, ttl=ttl)
-        except BaseException:
-            binding.close()
-            raise
-        self._binding = binding
+        self._binding, self._chats = bind(
+            store=store, url=url, user_id=user_id, ttl=ttl, schema=schema, call_timeout=call_timeout
+        )
 
     @classmethod
     def class_name(cls) -> str:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,18 +29,16 @@ from agents.memory.session_settings import SessionSettings, coerce_session_setti
 
 from glide_memory import (
     UNSET,
-    BridgeError,
     CorruptedEntryError,
     InvalidIdError,
     InvalidInputError,
     Message,
-    ServerTimeoutError,
     SessionNotFoundError,
     SessionStore,
     StoreClosedError,
     Unset,
 )
-from glide_memory.integrations._bridge import DEFAULT_CALL_TIMEOUT, SharedLoop
+from glide_memory.integrations._bridge import DEFAULT_CALL_TIMEOUT, Binding
 from glide_memory.integrations.openai_agents._items import items_of, to_messages
 
 if TYPE_CHECKING:
@@ -119,17 +117,18 @@ class GlideSession:
         )
         self.user_id = user_id
         self._ttl = ttl
-        self._timeout = call_timeout
-        self._url = url
-        self._schema = schema
-        self._owns_store = store is None
-        self._store = store
+        self._binding = Binding(
+            store=store,
+            url=url,
+            schema=schema,
+            call_timeout=call_timeout,
+            name="GlideSession",
+            closed_error=partial(SessionClosedError, session_id=session_id, user_id=user_id),
+            blocked_hint="it is blocked (e.g. waiting on this thread): run the agent in a worker thread while that "
+            "loop keeps running",
+            lazy=True,
+        )
         self._scoped = None if store is None else _scope(store, user_id)
-        self._loop = None if store is None else _loop_of(store)
-        self._acquired = False
-        self._closed = False
-        self._guard = threading.Lock()
-        self._connecting: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
         return f"GlideSession({self.session_id!r}, user_id={self.user_id!r})"
@@ -144,7 +143,7 @@ class GlideSession:
         that do not decode are skipped (``limit`` counts the others). A
         session that does not exist has no items.
         """
-        self._check_open()
+        self._binding.check_open()
         resolved = resolve_session_limit(limit, self.session_settings)
         if resolved is not None and not isinstance(resolved, int):
             raise TypeError(f"limit must be an int or None, not {type(resolved).__name__}")
@@ -160,7 +159,7 @@ class GlideSession:
         Raises:
             TypeError: an item holds a value JSON cannot hold; nothing was written.
         """
-        self._check_open()
+        self._binding.check_open()
         if not items:
             return
         messages = to_messages(items)
@@ -168,12 +167,12 @@ class GlideSession:
 
     async def pop_item(self) -> TResponseInputItem | None:
         """Remove the newest item and return it, exactly once; ``None`` if there is none."""
-        self._check_open()
+        self._binding.check_open()
         return await self._call(self._pop, mutation=True)
 
     async def clear_session(self) -> None:
         """Remove every item, keeping the session (owner, TTL, counters); nothing to do if it does not exist."""
-        self._check_open()
+        self._binding.check_open()
         await self._call(self._clear, mutation=True)
 
     async def _atomic_replace_items(self, items: list[TResponseInputItem]) -> bool:
@@ -182,7 +181,7 @@ class GlideSession:
         Items are serialized before anything is sent, so a bad one leaves the
         history as it was.
         """
-        self._check_open()
+        self._binding.check_open()
         messages = to_messages(items)
         await self._call(lambda store: self._replace(store, messages), mutation=True)
         return True
@@ -191,7 +190,7 @@ class GlideSession:
 
     async def delete_session(self) -> bool:
         """Delete the whole toolkit session (items, metadata, index entry); return whether it existed."""
-        self._check_open()
+        self._binding.check_open()
         return await self._call(lambda store: store.delete_session(self.session_id), mutation=True)
 
     async def run(self, use: Callable[[SessionStore], Awaitable[T]]) -> T:
@@ -200,7 +199,7 @@ class GlideSession:
         The store is the one this session uses (scoped to ``user_id`` if
         given), e.g. ``await session.run(lambda s: s.get_session_info(session.session_id))``.
         """
-        self._check_open()
+        self._binding.check_open()
         return await self._call(use)
 
     async def close(self) -> None:
@@ -209,20 +208,8 @@ class GlideSession:
         With a store of yours this does nothing: the store stays yours and
         the session usable.
         """
-        if not self._owns_store or self._closed:
-            return
-        self._closed = True
-        with self._guard:
-            acquired, self._acquired = self._acquired, False
-        if not acquired:
-            return
-        try:
-            store = self._store
-            if store is not None and self._loop is not None:
-                await _on(self._loop, store.close(), self._timeout)
-        finally:
-            self._store = self._scoped = None
-            SharedLoop.release()
+        if self._binding.owns_store:
+            await self._binding.aclose()
 
     async def __aenter__(self) -> GlideSession:
         return self
@@ -294,30 +281,11 @@ class GlideSession:
 
     # -- routing ----------------------------------------------------------
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise SessionClosedError("GlideSession is closed", session_id=self.session_id, user_id=self.user_id)
-
-    def _target(self) -> asyncio.AbstractEventLoop:
-        """Return the store's loop, starting the shared background loop for a store this session creates."""
-        with self._guard:
-            if self._loop is None:
-                self._loop = SharedLoop.acquire()
-                self._acquired = True
-            return self._loop
-
     async def _store_for_call(self) -> SessionStore:
         """Return the (scoped) store, connecting first if this session creates it; runs on the store's loop."""
-        scoped = self._scoped
-        if scoped is not None:
-            return scoped
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:
-            if self._scoped is None:
-                self._store = await SessionStore.connect(self._url, schema=self._schema)
-                self._scoped = _scope(self._store, self.user_id)
-            return self._scoped
+        if self._scoped is None:
+            self._scoped = _scope(await self._binding.ready(), self.user_id)
+        return self._scoped
 
     async def _call(self, use: Callable[[SessionStore], Awaitable[T]], *, mutation: bool = False) -> T:
         """Run ``use(store)`` on the store's loop; a mutation's outcome is awaited even if the caller is cancelled."""
@@ -325,48 +293,12 @@ class GlideSession:
         async def job() -> T:
             return await use(await self._store_for_call())
 
-        work = _on(self._target(), job(), self._timeout)
+        work = self._binding.call(job())
         return await (_settled(work) if mutation else work)
 
 
 def _scope(store: SessionStore, user_id: str | None) -> SessionStore:
     return store if user_id is None else store.for_user(user_id)
-
-
-def _loop_of(store: SessionStore) -> asyncio.AbstractEventLoop:
-    """Return the event loop the store's glide client belongs to."""
-    loop = store.loop
-    if loop is not None:
-        return loop
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        raise BridgeError("cannot tell which event loop the store's glide client belongs to") from None
-
-
-async def _on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], wait: float) -> T:
-    """Await ``coro`` on ``loop``: here if it is the running loop, else handed to it across threads.
-
-    Raises:
-        BridgeError: ``loop`` is not running.
-        ServerTimeoutError: handed over, no result within ``wait`` seconds
-            (``loop`` is blocked); the call is cancelled.
-    """
-    if asyncio.get_running_loop() is loop:
-        return await coro
-    if loop.is_closed() or not loop.is_running():
-        coro.close()
-        raise BridgeError(
-            "the store's event loop is not running, so nothing can carry out this call: keep that loop "
-            "running (e.g. in its own thread) while the Agents SDK uses the session from another one"
-        )
-    try:
-        return await asyncio.wait_for(asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop)), wait)
-    except TimeoutError as exc:
-        raise ServerTimeoutError(
-            f"the store's event loop gave no result within {wait} s: it is blocked (e.g. waiting on this "
-            "thread); run the agent in a worker thread while that loop keeps running"
-        ) from exc
 
 
 async def _settled(work: Coroutine[Any, Any, T]) -> T:

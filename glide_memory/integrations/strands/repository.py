@@ -13,7 +13,6 @@ Layout, all in the session's hash slot, sharing its TTL and going with
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
 from collections.abc import Coroutine, Iterator, Sequence
@@ -37,8 +36,7 @@ from glide_memory import (
     SessionStore,
     Unset,
 )
-from glide_memory.errors import BridgeError
-from glide_memory.integrations._bridge import DEFAULT_CALL_TIMEOUT, SharedLoop, run_on
+from glide_memory.integrations._bridge import DEFAULT_CALL_TIMEOUT, Binding
 from glide_memory.integrations.strands import _codec, legacy
 from glide_memory.integrations.strands._codec import KIND, thread_of_agent
 
@@ -242,13 +240,6 @@ class StrandsSessions:
         return message
 
 
-def _loop_of(store: SessionStore) -> asyncio.AbstractEventLoop:
-    loop = store.loop
-    if loop is None:
-        raise BridgeError("cannot tell which event loop the store's glide client belongs to")
-    return loop
-
-
 class GlideSessionRepository(SessionRepository):
     """Strands' ``SessionRepository`` on Valkey, callable from synchronous code.
 
@@ -283,21 +274,17 @@ class GlideSessionRepository(SessionRepository):
     ) -> None:
         if sum(option is not None for option in (store, client, url)) > 1:
             raise InvalidInputError("pass at most one of store, client and url")
-        self._timeout = call_timeout
-        self._owns_store = store is None and client is None
-        self._closed = False
         if store is None and client is not None:
             store = SessionStore(client, schema=schema)
-        if store is None:
-            self._loop = SharedLoop.acquire()
-            try:
-                store = run_on(self._loop, SessionStore.connect(url, schema=schema), timeout=max(call_timeout, 30.0))
-            except BaseException:
-                SharedLoop.release()
-                raise
-        else:
-            self._loop = _loop_of(store)
-        self.sessions = StrandsSessions(store, ttl=ttl, user_id=user_id)
+        self._binding = Binding(
+            store=store,
+            url=url,
+            schema=schema if store is None else None,  # a store of yours has its own
+            call_timeout=call_timeout,
+            name="the session repository",
+            closed_error=GlideMemoryError,
+        )
+        self.sessions = StrandsSessions(self._binding.store, ttl=ttl, user_id=user_id)
 
     @property
     def store(self) -> SessionStore:
@@ -310,21 +297,11 @@ class GlideSessionRepository(SessionRepository):
         For inspecting what the adapter stored, e.g.
         ``repository.run(repository.store.get_messages(session_id))``.
         """
-        if self._closed:
-            coro.close()
-            raise GlideMemoryError("the session repository is closed")
-        return run_on(self._loop, coro, self._timeout)
+        return self._binding.run(coro)
 
     def close(self) -> None:
         """Close the store the repository created and release the background loop; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_store:
-            try:
-                run_on(self._loop, self.store.close(), self._timeout)
-            finally:
-                SharedLoop.release()
+        self._binding.close()
 
     def __enter__(self) -> GlideSessionRepository:
         return self

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -12,7 +11,7 @@ from strands.storage.storage import Storage
 from strands.types.exceptions import StorageError
 
 from glide_memory import GlideMemoryError, InvalidInputError, SessionStore
-from glide_memory.errors import BridgeError
+from glide_memory.integrations._bridge import DEFAULT_CALL_TIMEOUT, Binding
 
 T = TypeVar("T")
 
@@ -41,16 +40,13 @@ class GlideSnapshotStorage(Storage):
 
     def __init__(self, store: SessionStore) -> None:
         self.store = store
-        loop = getattr(store.client, "_loop", None)
-        if not isinstance(loop, asyncio.AbstractEventLoop):
-            raise BridgeError("cannot tell which event loop the store's glide client belongs to")
-        self._loop = loop
+        self._binding = Binding(
+            store=store, url=None, schema=None, call_timeout=DEFAULT_CALL_TIMEOUT, name="the snapshot storage"
+        )
 
     async def _on_store_loop(self, coro: Coroutine[Any, Any, T]) -> T:
         try:
-            if asyncio.get_running_loop() is self._loop:
-                return await coro
-            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+            return await self._binding.call(coro, bounded=False)
         except GlideMemoryError as exc:
             if isinstance(exc, StrandsStorageError):
                 raise
