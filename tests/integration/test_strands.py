@@ -27,7 +27,7 @@ from strands.session import SnapshotSessionManager
 from strands.types.content import ContentBlock, Message
 from strands.types.session import Session, SessionAgent, SessionMessage, SessionType, encode_bytes_values
 
-from glide_memory import BridgeError, GlideMemoryError, SessionStore
+from glide_memory import BridgeError, SessionStore, StoreClosedError
 from glide_memory.integrations._bridge import SharedLoop
 from glide_memory.integrations.strands import (
     GlideSessionManager,
@@ -651,7 +651,7 @@ async def test_repository_on_a_callers_client(client: Client, sid: str) -> None:
     found = await asyncio.to_thread(run)
     assert [m.message["content"] for m in found] == [[{"text": "hi"}]]
     assert await client.ping() == b"PONG"
-    with pytest.raises(GlideMemoryError, match="closed"):
+    with pytest.raises(StoreClosedError, match="closed"):
         await asyncio.to_thread(lambda: repo.read_session(sid))
 
 

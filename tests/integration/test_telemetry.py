@@ -24,9 +24,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util._once import Once
+from strands import Agent
 
 from glide_memory import SessionNotFoundError, SessionStore, parse_url
 from glide_memory._transport import _telemetry
+from glide_memory.integrations.strands import GlideSessionManager
+from glide_memory.integrations.strands.testing import ScriptedModel, text
 from tests.faultproxy import FaultProxy
 from tests.support import Client
 
@@ -219,3 +222,28 @@ def test_every_public_operation_is_observed() -> None:
         and not hasattr(member, "__wrapped__")
     ]
     assert missing == []
+
+
+async def test_the_strands_adapters_spans_nest_under_the_agents(valkey_url: str, otel: Otel) -> None:
+    """Strands traces its agents with OpenTelemetry: the session manager's store spans are children of its spans."""
+
+    def converse() -> None:
+        with GlideSessionManager("otel-strands", url=valkey_url, ttl=600, user_id="u1") as manager:
+            Agent(model=ScriptedModel([text("hi")]), session_manager=manager, callback_handler=None)("hello")
+
+    await asyncio.to_thread(converse)
+    spans = otel.spans.get_finished_spans()
+    by_id = {span.context.span_id: span for span in spans}
+    agent = [span for span in spans if span.name.startswith("invoke_agent")]
+    assert agent, [span.name for span in spans]
+    ours = [span for span in spans if span.name in ("glide_memory.add_message", "glide_memory.add_messages")]
+    assert ours, "the agent's messages were stored through add_message"
+
+    def ancestors(span: ReadableSpan) -> list[str]:
+        names = []
+        while span.parent is not None and span.parent.span_id in by_id:
+            span = by_id[span.parent.span_id]
+            names.append(span.name)
+        return names
+
+    assert all(agent[0].name in ancestors(span) for span in ours), [ancestors(span) for span in ours]

@@ -34,6 +34,7 @@ from glide_memory import (
     SessionExistsError,
     SessionNotFoundError,
     SessionStore,
+    StoreClosedError,
     Unset,
 )
 from glide_memory.integrations._bridge import DEFAULT_CALL_TIMEOUT, Binding
@@ -282,7 +283,7 @@ class GlideSessionRepository(SessionRepository):
             schema=schema if store is None else None,  # a store of yours has its own
             call_timeout=call_timeout,
             name="the session repository",
-            closed_error=GlideMemoryError,
+            closed_error=StoreClosedError,
         )
         self.sessions = StrandsSessions(self._binding.store, ttl=ttl, user_id=user_id)
 
