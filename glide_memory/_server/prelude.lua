@@ -306,12 +306,12 @@ end
 
 -- Keep the newest `window` unpinned entries of `list` (`len` long, `pinned` of them pinned). Pinned
 -- entries are never cut: older ones move to the front, in order. The tool results of every call cut
--- go too, so no result is kept without its call; the vectors of whatever is cut go with it (`keys`:
--- the session's layout).
+-- go too, and so do results left opening the list, so no result is kept without its call; the
+-- vectors of whatever is cut go with it (`keys`: the session's layout).
 local function trim(keys, list, len, window, pinned)
   local excess = len - pinned - window
   if excess <= 0 then return end
-  local gone, cut = {}, {}
+  local gone, cut, front = {}, {}, 0
   if pinned == 0 then
     cut = redis.call('LRANGE', list, 0, excess - 1)
     for i = 1, #cut do add_calls(cut[i], gone) end
@@ -341,7 +341,21 @@ local function trim(keys, list, len, window, pinned)
       for j = i, math.max(1, i - CHUNK + 1), -1 do args[#args + 1] = kept[j] end
       redis.call('LPUSH', list, unpack(args))
     end
+    front = #kept
   end
+  -- nor does a result open what is kept: one whose call was cut, or that names none, goes too
+  local leading, at = {}, front
+  while true do
+    local entry = redis.call('LINDEX', list, at)
+    if not entry or (not is_pinned(entry) and not is_result(entry)) then break end
+    if not is_pinned(entry) then
+      leading[#leading + 1] = at
+      cut[#cut + 1] = entry
+      add_calls(entry, gone)
+    end
+    at = at + 1
+  end
+  remove_at(list, leading)
   for _, entry in ipairs(drop_answers(list, gone)) do cut[#cut + 1] = entry end
   if redis.call('EXISTS', keys[5]) == 1 then forget_vectors(keys, ids_of(cut)) end
 end
