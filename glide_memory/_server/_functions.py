@@ -204,6 +204,17 @@ async def append(
         messages=messages,
     )
     reply = await requests.fcall("append", [*keys, *documents], arguments, session_id=session_id, user_id=owner)
+    return appended(reply, session_id=session_id, owner=owner)
+
+
+def appended(reply: Any, *, session_id: str, owner: str | None) -> Appended:
+    """Read the reply of ``append``.
+
+    Raises:
+        Stale: the companions it was called with are not the stored ones.
+    """
+    if reply.__class__ is int:  # the common turn: one message applied, no TTL refresh
+        return Appended(reply, 1, False, None, None)
     if reply[0] != b"ok":
         _checked(reply, session_id=session_id, user_id=owner)
     owner_reply, ttl = reply[4], reply[5]

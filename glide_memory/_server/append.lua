@@ -29,7 +29,72 @@ local function undo(keys, fresh, steps, count, pin_field, pins)
   forget_vectors(keys, fresh)
 end
 
+-- The header of the common turn: the 11 fixed fields, one message's 5, the session id.
+local ONE = '^' .. '([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t' .. '([^\t]*)$'  -- 16 = HEADER + PER_MESSAGE
+
+-- The common turn, with no tables on its way: one message of a session whose
+-- companions are the declared ones, registering none, without recall, and no
+-- tool result under a window. Returns nil, having written nothing, for
+-- everything else (a repeat, a conflict, an error, a refusal): the general path
+-- below answers those.
+local function append_one(keys, args)
+  local now, win, owner, declared, register, target, _, pin_field, _, documents, _,
+        id, digest, tokens, pinned, flag = string.match(args[1], ONE)
+  if not now or register ~= '' or flag ~= '' or documents ~= '0' then return nil end
+  local meta, ids, list = keys[1], keys[3], keys[tonumber(target)]
+  local window = tonumber(win)
+  if window > 0 and #answers_of(args[2]) > 0 then return nil end
+  local m = redis.pcall('HMGET', meta, 'ttl', 'expires_at', 'user_id', 'created_at', 'companions', pin_field)
+  if m['err'] or not (m[1] or m[3] or m[4]) or not in_scope(owner, m[3]) or (m[5] or '') ~= declared then
+    return nil
+  end
+  if redis.pcall('HSETNX', ids, id, digest) ~= 1 then return nil end
+  local steps = tokens ~= '0' and {tokens} or {}
+  if tokens ~= '0' then
+    local r = redis.pcall('HINCRBY', meta, 'token_count', tokens)
+    if type(r) == 'table' then
+      undo(keys, {id}, {}, 0, pin_field, 0)
+      return failure(meta, r)
+    end
+  end
+  local r = redis.pcall('HINCRBY', meta, 'message_count', 1)
+  if type(r) == 'table' then
+    undo(keys, {id}, steps, 0, pin_field, 0)
+    return failure(meta, r)
+  end
+  local pins = tonumber(m[6]) or 0
+  if pinned == '1' then
+    pins = redis.pcall('HINCRBY', meta, pin_field, 1)
+    if type(pins) == 'table' then
+      undo(keys, {id}, steps, 1, pin_field, 0)
+      return failure(meta, pins)
+    end
+  end
+  local len = redis.pcall('RPUSH', list, args[2])
+  if type(len) == 'table' then
+    undo(keys, {id}, steps, 1, pin_field, pinned == '1' and 1 or 0)
+    return failure(list, len)
+  end
+  if window > 0 and len - pins > window then trim(keys, list, len, window, pins) end
+  redis.call('HSET', meta, 'last_active', now)
+  local ttl = tonumber(m[1])
+  if not ttl then
+    follow_meta(keys)
+  elseif ttl > 0 then
+    local at, expires_at = tonumber(now), tonumber(m[2])
+    if len == 1 or not expires_at or expires_at - at < ttl - math.floor(ttl / 100) then
+      refresh(keys, ttl, at)
+      return {'ok', len, 1, 1, m[3] or false, ttl}
+    end
+  end
+  return len
+end
+
 local function append(keys, args)
+  if #args == 2 then
+    local reply = append_one(keys, args)
+    if reply ~= nil then return reply end
+  end
   local h = split(args[1])
   local meta, ids, list = keys[1], keys[3], keys[tonumber(h[6])]
   local pin_field = h[8]

@@ -84,7 +84,8 @@ def durable(durability: Durability | None) -> contextlib.AbstractContextManager[
 
 
 _CONFIRMED_TAGS = (b"ok", b"exists")
-"""Replies after which the write (or the one it repeats) is on the primary, so its confirmation counts."""
+"""Tagged replies after which the write (or the one it repeats) is on the primary, so its confirmation counts
+(a reply that is no tagged table, e.g. append's plain length, is a write done too)."""
 
 
 class DurableWrites:
@@ -166,7 +167,7 @@ class DurableWrites:
         written, acknowledged = await requests.run(
             send, session_id=session_id, user_id=user_id, key=keys[0], attempts=attempts
         )
-        if not (isinstance(written, list) and written and written[0] in _CONFIRMED_TAGS):
+        if isinstance(written, list) and written and written[0] not in _CONFIRMED_TAGS:
             return written  # refused: nothing was written, and the function's wrapper says why
         await self._confirm(acknowledged, durability, session_id=session_id, user_id=user_id)
         return written
