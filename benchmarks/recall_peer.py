@@ -34,7 +34,7 @@ class SyncWordLlama:
     """WordLlama's bundled model behind a synchronous call, as redisvl's vectorizers need.
 
     The same weights :class:`~glide_memory.WordLlamaEmbedder` loads, from the
-    wheel, without network; vectors L2-normalized like its.
+    wheel, without network, its vectors L2-normalized the same way.
     """
 
     def __init__(self, dimensions: int = 256) -> None:

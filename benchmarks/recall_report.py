@@ -280,6 +280,10 @@ def _peer_table(results: RecallResults) -> list[str]:
             for name, c in cost["by_command"].items()
         )
         lines.append(f"  server per call, {stats_name}: {parts}")
+    lines.append(
+        f"  the same model on both sides: the largest gap between redisvl's and glide-memory's vector of a query is "
+        f"{extra['same_vectors_max_difference']:.1e}"
+    )
     for name, figures in extra["load"].items():
         lines.append(
             f"  loading {extra['messages']:,} messages, {name}: {figures['seconds']:.1f} s "
@@ -298,8 +302,9 @@ def render(results: RecallResults) -> str:
         f"(OPENBLAS_NUM_THREADS={machine['openblas_num_threads']}), wordllama {versions['wordllama']}, "
         f"redisvl {versions['redisvl']}, redis-py {versions['redis']}",
     ]
-    for server in servers.values():
-        lines.append(f"{server['role']}: {server['description']}")
+    for key in ("exact", "search"):
+        if key in servers:
+            lines.append(f"{servers[key]['role']}: {servers[key]['description']}")
     lines += [
         f"{machine['cpu_count']} CPUs ({machine['cpu_model']}), {machine['platform']}, load average "
         f"{machine['load_average_start']} at start, {machine['load_average_end']} at the end",
