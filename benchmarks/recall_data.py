@@ -226,7 +226,7 @@ class BruteForce:
         k: int,
         reported: Sequence[float] | None = None,
     ) -> Judgement:
-        """Judge ``hits`` (each a distinct identity and its corpus row, ``None``: not in the corpus) at ``k``."""
+        """Judge ``hits`` (an identity, a repeat counting once, and its corpus row, ``None``: not in it) at ``k``."""
         np = _numpy()
         scores = self.scores(query)
         wanted = min(k, len(self))
@@ -235,17 +235,18 @@ class BruteForce:
         kth = float(truth[-1])
         seen: set[str] = set()
         found: list[float] = []
-        for identity, row in hits:
+        gaps: list[float] = []
+        for position, (identity, row) in enumerate(hits):
             if identity in seen:
                 continue
             seen.add(identity)
-            found.append(float(scores[row]) if row is not None and 0 <= row < len(self) else -np.inf)
+            true = float(scores[row]) if row is not None and 0 <= row < len(self) else -np.inf
+            found.append(true)
+            if reported is not None and np.isfinite(true):
+                gaps.append(abs(reported[position] - true))
         correct = sum(1 for score in found if score >= kth - EPSILON)
         identical = len(found) == len(hits) == wanted and all(
             abs(score - float(true)) <= EPSILON for score, true in zip(found, truth, strict=True)
         )
-        error = 0.0
-        if reported is not None:
-            gaps = [abs(r - f) for r, f in zip(reported, found, strict=True) if np.isfinite(f)]
-            error = max(gaps, default=0.0)
+        error = max(gaps, default=0.0)
         return Judgement(recall=min(correct, wanted) / wanted, identical=identical, score_error=error)

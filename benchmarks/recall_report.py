@@ -292,6 +292,10 @@ def _peer_table(results: RecallResults) -> list[str]:
     return lines
 
 
+def _loads(values: list[float]) -> str:
+    return " ".join(f"{value:.2f}" for value in values) or "unknown"
+
+
 def render(results: RecallResults) -> str:
     """Return the report printed at the end of a run."""
     versions, machine, servers, embedder = results.versions, results.machine, results.servers, results.embedder
@@ -306,8 +310,8 @@ def render(results: RecallResults) -> str:
         if key in servers:
             lines.append(f"{servers[key]['role']}: {servers[key]['description']}")
     lines += [
-        f"{machine['cpu_count']} CPUs ({machine['cpu_model']}), {machine['platform']}, load average "
-        f"{machine['load_average_start']} at start, {machine['load_average_end']} at the end",
+        f"{machine['cpu_count']} CPUs ({machine['cpu_model']}), {machine['platform']}; load average "
+        f"{_loads(machine['load_average_start'])} at the start, {_loads(machine['load_average_end'])} at the end",
         f"embedder: {embedder['name']} ({embedder['dimensions']} dims), {embedder['texts_up_front']:,} texts "
         f"embedded up front in {embedder['seconds_up_front']:.1f} s; {results.config.queries} distinct queries",
         f"command: {results.command}",
