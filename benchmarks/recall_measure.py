@@ -45,7 +45,7 @@ from benchmarks.recall_data import (
 )
 from benchmarks.recall_peer import RedisvlHistory, SyncWordLlama, blocks, server_cost
 from benchmarks.workspace import Workspace
-from glide_memory import KeySchema, Recalled, SessionStore, WordLlamaEmbedder, parse_url
+from glide_memory import Embedder, KeySchema, Recalled, SessionStore, WordLlamaEmbedder, parse_url
 
 if TYPE_CHECKING:
     import numpy as np
@@ -167,7 +167,9 @@ class Bench:
     progress: Progress
     search_namespaces: list[str] = field(default_factory=list)
 
-    def store(self, server: Server, name: str, *, embedder: Any = None, backend: str = "auto") -> SessionStore:
+    def store(
+        self, server: Server, name: str, *, embedder: Embedder | None = None, backend: str = "auto"
+    ) -> SessionStore:
         """Return a store on ``server`` in the run's namespace ``name`` (no I/O)."""
         namespace = f"{self.root}:{name}:"
         if backend == "search" and namespace not in self.search_namespaces:
@@ -418,7 +420,10 @@ async def compare(bench: Bench) -> Section:
 PeerAnswers = list[tuple[int, list[dict[str, Any]]]]
 
 
-def _peer_op(peer: RedisvlHistory, queries: Sequence[str], threshold: float | None, answers: PeerAnswers) -> Any:
+def _peer_op(
+    peer: RedisvlHistory, queries: Sequence[str], threshold: float | None, answers: PeerAnswers
+) -> Callable[[], Awaitable[object]]:
+    """Return an op that asks redisvl about the next query (embedded by its vectorizer) and keeps the answer."""
     following = _cycle(len(queries))
 
     async def op() -> None:
