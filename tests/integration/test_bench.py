@@ -159,3 +159,106 @@ async def test_harness_runs_on_a_cluster_client(tmp_path: Path) -> None:
     assert report["server"]["cluster"] is True
     if not cluster_url:
         assert report["server"]["nodes"] == 6 and "cluster of 6 nodes" in output
+
+
+RECALL_SIZE = 200
+RECALL_TARGETS = (
+    f"search backend recall@10 vs brute force, {RECALL_SIZE} messages",
+    f"exact backend recall@5 vs brute force, {RECALL_SIZE} messages",
+    f"add_message with embedder / without, p50, exact, {RECALL_SIZE} messages",
+    f"add_message with embedder / without, p50, search, {RECALL_SIZE} messages",
+    f"recall@5 vs brute force, search backend, {RECALL_SIZE} messages",
+    "redisvl (threshold ",
+)
+
+
+async def test_recall_benchmark_writes_complete_report(valkey_url: str, client: Client, tmp_path: Path) -> None:
+    """The recall benchmark, tiny, reports latency, quality against brute force, add_message, redisvl; cleans up."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "benchmarks.recall", "--url", valkey_url, "--sizes", str(RECALL_SIZE), "--queries", "10"),
+        *("--samples", "5", "--compare-messages", str(RECALL_SIZE), "--compare-rounds", "2", "--no-progress"),
+        *("--out", str(tmp_path)),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=90)
+    output = stdout.decode()
+    assert process.returncode == 0, output
+    report = _recall_report(tmp_path, output)
+    assert report["benchmark"] == "recall" and report["mode"] == "custom" and report["notes"] == [], report["notes"]
+    assert report["versions"]["redisvl"][0].isdigit() and report["versions"]["wordllama"][0].isdigit()
+    assert report["machine"]["cpu_count"] >= 1 and report["machine"]["openblas_num_threads"] == "1"
+    assert report["servers"]["search"]["search_module"] and report["embedder"]["dimensions"] == 256
+    sections = report["sections"]
+    assert set(sections) == {f"recall-{RECALL_SIZE}", f"add-{RECALL_SIZE}", "redisvl"}
+
+    recall = sections[f"recall-{RECALL_SIZE}"]
+    _check_rows(recall["rows"], samples=5)
+    assert [row["name"] for row in recall["rows"]] == [
+        "exact backend, recall(k=5)",
+        "search backend, recall(k=5)",
+        "query embedding alone (1 text)",
+    ]
+    for backend in ("exact", "search"):
+        load = recall["load"][backend]
+        assert load["seconds"] > 0 and load["messages_per_s"] > 0 and load["bytes_per_message"] > 1024, load
+        cost = recall["server"][f"{backend} backend, recall(k=5)"]
+        assert cost["requests_per_call"] >= 1 and cost["exec_us_per_call"] > 0 and cost["busy_us_per_call"] > 0
+    exact, search = recall["quality"]["exact"], recall["quality"]["search"]
+    # the exact backend returns what brute force returns: the same scores, in the same order, for every query
+    assert exact["backend"] == "exact" and exact["queries"] >= 5
+    assert exact["recall_at_5"] == 1.0 and exact["identical_to_brute_force"] == exact["queries"], exact
+    assert exact["max_score_error"] < 1e-6
+    assert search["backend"] == "search" and search["queries"] == 10 and 0 < search["recall_at_5"] <= 1
+    assert 0 < search["at_10"]["recall_at_10"] <= 1 and search["at_10"]["queries"] == 10
+
+    add = sections[f"add-{RECALL_SIZE}"]
+    _check_rows(add["rows"], samples=5)
+    assert set(add["ratios"]) == {"exact", "search"}
+    for ratio in add["ratios"].values():
+        assert ratio["p50"] > 0 and ratio["server_us"] > 0
+        assert add["server"][ratio["with"]]["requests_per_call"] == 1  # one atomic call, vector included
+
+    peer = sections["redisvl"]
+    _check_rows(peer["rows"][:6], samples=5 * 2)
+    names = peer["names"]
+    assert set(names) == {"default", "2.0", "search", "exact", "floor"}
+    assert set(peer["load"]) == {"glide-memory search", "glide-memory exact", "redisvl"}
+    assert peer["load"]["redisvl"]["stored"] == RECALL_SIZE and peer["same_vectors_max_difference"] < 1e-5
+    for key in ("default", "2.0", "search", "exact"):
+        judged = peer["quality"][names[key]]
+        assert judged["queries"] >= 1 and 0 <= judged["recall_at_5"] <= 1, judged
+        assert peer["server"][names[key]]["busy_us_per_call"] > 0
+    assert peer["quality"][names["exact"]]["recall_at_5"] == 1.0
+    assert peer["quality"][names["2.0"]]["recall_at_5"] == 1.0  # every message a candidate: brute force too
+    assert all(s["p50"] > 0 and s["median_of_rounds"] > 0 for s in peer["speedups"].values())
+
+    targets = report["targets"]
+    assert len(targets) == len(RECALL_TARGETS)
+    for expected, target in zip(RECALL_TARGETS, targets, strict=True):
+        assert target["name"].startswith(expected), target
+        assert target["status"] in ("PASS", "MISS") and target["measured"] > 0, target
+        assert f"{target['status']}  {target['name']}" in output
+    assert isinstance(client, GlideClient)
+    assert await _left(client, report["servers"]["namespace"] + "*") == []
+
+
+def _recall_report(out: Path, output: str) -> dict[str, Any]:
+    """Return the one JSON report of the recall benchmark in ``out``."""
+    reports = list(out.glob("recall-*.json"))
+    assert len(reports) == 1 and str(reports[0]) in output, output
+    report: dict[str, Any] = json.loads(reports[0].read_text(encoding="utf-8"))
+    return report
+
+
+async def _left(client: GlideClient, pattern: str) -> list[bytes]:
+    """Return the keys matching ``pattern`` (a whole SCAN)."""
+    cursor: bytes | str = "0"
+    left: list[bytes] = []
+    while True:
+        page = await client.scan(cursor, match=pattern, count=1000)
+        cursor, left = cast(bytes, page[0]), left + cast(list[bytes], page[1])
+        if cursor == b"0":
+            return left
