@@ -702,7 +702,10 @@ class SessionStore:
                 message_id=message_id,
                 pinned=pinned,
             )
-            await self._messages.append(session_id, [message], max_messages, thread)
+            if thread is None:
+                await self._messages.add_one(session_id, message, max_messages)
+            else:
+                await self._messages.append(session_id, [message], max_messages, thread)
             return message
 
     async def add_messages(

@@ -12,7 +12,8 @@ from glide_memory._codec import build_message, coerce_role, decode_message, enco
 from glide_memory._core._index import UserIndex
 from glide_memory._core._parts import Command, Parts, Scope
 from glide_memory._core._recall import Recall
-from glide_memory._server import Appended, Encoded, VectorData, functions
+from glide_memory._server import Appended, Encoded, Stale, VectorData, functions
+from glide_memory._transport import MISS
 from glide_memory.errors import DurabilityError, GlideMemoryError, InvalidInputError, SessionNotFoundError
 from glide_memory.keys import list_names, new_message_id
 from glide_memory.models import Content, Message, Role
@@ -94,6 +95,43 @@ class Messages:
             raise InvalidInputError("two messages of one call share an id", session_id=session_id)
         return stored
 
+    async def add_one(self, session_id: str, message: Message, max_messages: int | None) -> None:
+        """Append one message built by :meth:`build` to the main list: the common turn, the shortest way.
+
+        One attempt, straight to the server, for a session with no companion
+        known; whatever is not the common turn (recall, a durability, a
+        session with companions, a refusal, an error) goes through
+        :meth:`append` with the same message, so a first attempt that was
+        applied makes the second a repeat.
+        """
+        parts = self._parts
+        if self._recall.enabled or parts.known_companions(session_id):
+            return await self.append(session_id, [message], max_messages, None)
+        keys = parts.keys(session_id)
+        window = self._window(max_messages, session_id)
+        payload, digest = encode_message(message, session_id=session_id)
+        owner = self._scope.user_id
+        arguments = functions.append_one_arguments(
+            now=format_time(message.timestamp or 0.0),
+            window=window,
+            owner=owner,
+            message=(message.id or "", digest, message.tokens, message.pinned, payload, None),
+        )
+        reply = await parts.requests.attempt(
+            "append", [keys.meta, keys.chat, keys.ids, keys.vectors, keys.copies], arguments
+        )
+        if reply is MISS:
+            return await self.append(session_id, [message], max_messages, None)
+        try:
+            done = functions.appended(reply, session_id=session_id, owner=owner)
+        except Stale:
+            return await self.append(session_id, [message], max_messages, None)  # it learns the companions
+        except GlideMemoryError as exc:
+            exc.message_ids = (message.id or "",)
+            raise
+        if done.refreshed:
+            await self._extend_index(session_id, done)
+
     async def append(
         self, session_id: str, messages: list[Message], max_messages: int | None, thread: str | None
     ) -> None:
@@ -133,16 +171,22 @@ class Messages:
             raise
         if later:
             self._recall.defer(session_id, thread, messages, target)
-        if done.refreshed and done.owner is not None:
-            try:
-                await self._index.extend(done.owner, done.ttl or None, deadline=INDEX_EXTEND_DEADLINE)
-            except GlideMemoryError as exc:
-                if not exc.retryable:
-                    raise
-                # the messages are stored: an error would make the caller retry what succeeded. The index
-                # outlives its sessions by INDEX_MARGIN_SECONDS (on a cluster it may sit on a shard that is
-                # down) and the next refresh extends it again
-                _log.warning("session %s: its user index's TTL was not extended: %s", session_id, exc)
+        if done.refreshed:
+            await self._extend_index(session_id, done)
+
+    async def _extend_index(self, session_id: str, done: Appended) -> None:
+        """After an append refreshed the session's TTL: extend its user index's to cover it, best-effort."""
+        if done.owner is None:
+            return
+        try:
+            await self._index.extend(done.owner, done.ttl or None, deadline=INDEX_EXTEND_DEADLINE)
+        except GlideMemoryError as exc:
+            if not exc.retryable:
+                raise
+            # the messages are stored: an error would make the caller retry what succeeded. The index
+            # outlives its sessions by INDEX_MARGIN_SECONDS (on a cluster it may sit on a shard that is
+            # down) and the next refresh extends it again
+            _log.warning("session %s: its user index's TTL was not extended: %s", session_id, exc)
 
     def _window(self, max_messages: int | None, session_id: str) -> int:
         if max_messages is None:

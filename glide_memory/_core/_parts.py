@@ -62,6 +62,17 @@ class Parts:
         self.settings = settings
         self.cluster = requests.cluster
         self._companions: OrderedDict[str, str] = OrderedDict()
+        self._keys: dict[str, SessionKeys] = {}
+
+    def keys(self, session_id: str) -> SessionKeys:
+        """Return a session's keys (``schema.keys``, remembered for the sessions in use: a pure function)."""
+        if type(session_id) is str and (known := self._keys.get(session_id)) is not None:
+            return known
+        keys = self.schema.keys(session_id)
+        if len(self._keys) >= COMPANION_CACHE:
+            self._keys.clear()
+        self._keys[session_id] = keys
+        return keys
 
     @property
     def client(self) -> GlideClient | GlideClusterClient:
@@ -70,7 +81,7 @@ class Parts:
 
     def list_of(self, session_id: str, thread: str | None) -> tuple[SessionKeys, str, ListNames]:
         """Return the session's keys, the key of one of its lists (``None``: the main one) and that list's names."""
-        keys = self.schema.keys(session_id)
+        keys = self.keys(session_id)
         names = list_names(thread, session_id=session_id)
         target = keys.chat if thread is None else self.schema.companion(session_id, names.companion)
         return keys, target, names
@@ -109,7 +120,7 @@ class Parts:
         vecmsg, then each companion's) and the companion names it declares;
         ``register`` names a companion the write adds, declared too.
         """
-        known = self._companions.get(session_id, "")
+        known = self.known_companions(session_id)
         if not known and not register:  # the common case: a session of the main conversation only
             try:
                 return await call([keys.meta, keys.chat, keys.ids, keys.vectors, keys.copies], "")
@@ -131,6 +142,10 @@ class Parts:
             self.remember_companions(session_id, declared)
             return result
         raise ServerError(f"the companion keys of session {session_id!r} kept changing", session_id=session_id)
+
+    def known_companions(self, session_id: str) -> str:
+        """Return the companion names remembered for a session (``""``: none known)."""
+        return self._companions.get(session_id, "")
 
     def remember_companions(self, session_id: str, companions: str) -> None:
         """Cache the companion names of a session (forget them with ``""``)."""

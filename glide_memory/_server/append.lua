@@ -9,10 +9,12 @@
 --          seconds past the session's TTL; then per
 --          message: id, digest, tokens, pinned (1/0), recall ('': none, 'c': a copy whose vector
 --          comes later, 'v': a copy and its vector, 'd:<role>:<ts>': and a search document); last,
---          the session id (kept in search documents)
+--          the session id (kept in search documents); or, for the common turn, the short
+--          header below (starting with '=')
 -- ARGV[2...]: the messages' stored JSON, in order; then the vector record of each message that
 --          has one, in order
--- Reply: {'ok', list length, messages applied, ttl refreshed (0/1), owner or false, ttl or false}
+-- Reply: the list's length, for a common turn applied with no TTL refresh due
+--      | {'ok', list length, messages applied, ttl refreshed (0/1), owner or false, ttl or false}
 --      | {'missing'} | {'forbidden', owner} | {'stale', companions} | {'conflict', message id}
 --      | {'error', key, the server's text}
 
@@ -29,58 +31,50 @@ local function undo(keys, fresh, steps, count, pin_field, pins)
   forget_vectors(keys, fresh)
 end
 
--- The header of the common turn: the 11 fixed fields, one message's 5, the session id.
-local ONE = '^' .. '([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t' .. '([^\t]*)$'  -- 16 = HEADER + PER_MESSAGE
+-- The common turn's short header (ARGV[1] starting with '='): now, window, owner, declared
+-- companions, then its one message's id, digest, tokens and pinned flag. It appends to the main
+-- list (KEYS[2], pinned count in the meta field 'pinned') and registers nothing, without recall.
+local ONE = '^=([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$'
 
--- The common turn, with no tables on its way: one message of a session whose
--- companions are the declared ones, registering none, without recall, and no
--- tool result under a window. Returns nil, having written nothing, for
--- everything else (a repeat, a conflict, an error, a refusal): the general path
--- below answers those.
-local function append_one(keys, args)
-  local now, win, owner, declared, register, target, _, pin_field, _, documents, _,
-        id, digest, tokens, pinned, flag = string.match(args[1], ONE)
-  if not now or register ~= '' or flag ~= '' or documents ~= '0' then return nil end
-  local meta, ids, list = keys[1], keys[3], keys[tonumber(target)]
+-- A counter read as text, if it is an integer Lua's numbers hold exactly (the general path,
+-- with HINCRBY, handles the rest, and tells a corrupted one).
+local function counter(text)
+  if not text then return 0 end
+  if #text > 15 or not string.find(text, '^%d+$') then return nil end
+  return tonumber(text)
+end
+
+-- The common turn, with no tables on its way and its bookkeeping in one HSET: a session whose
+-- companions are the declared ones, and no tool result under a window. Returns nil, having
+-- written nothing, for everything else (a repeat, a conflict, an error, a refusal, a counter
+-- past 15 digits): the general path answers those.
+local function append_one(keys, args, now, win, owner, declared, id, digest, tokens, pinned)
+  local meta, ids, list = keys[1], keys[3], keys[2]
   local window = tonumber(win)
   if window > 0 and #answers_of(args[2]) > 0 then return nil end
-  local m = redis.pcall('HMGET', meta, 'ttl', 'expires_at', 'user_id', 'created_at', 'companions', pin_field)
-  if m['err'] or not (m[1] or m[3] or m[4]) or not in_scope(owner, m[3]) or (m[5] or '') ~= declared then
-    return nil
-  end
+  -- our sessions always hold ttl ('0': none); without it, the general path decides
+  local m = redis.pcall('HMGET', meta, 'ttl', 'expires_at', 'user_id', 'companions', 'pinned', 'message_count',
+                        'token_count')
+  if m['err'] or not m[1] or not in_scope(owner, m[3]) or (m[4] or '') ~= declared then return nil end
+  local pins, count, total, add = counter(m[5]), counter(m[6]), counter(m[7]), counter(tokens)
+  if not (pins and count and total and add) then return nil end
   if redis.pcall('HSETNX', ids, id, digest) ~= 1 then return nil end
-  local steps = tokens ~= '0' and {tokens} or {}
-  if tokens ~= '0' then
-    local r = redis.pcall('HINCRBY', meta, 'token_count', tokens)
-    if type(r) == 'table' then
-      undo(keys, {id}, {}, 0, pin_field, 0)
-      return failure(meta, r)
-    end
-  end
-  local r = redis.pcall('HINCRBY', meta, 'message_count', 1)
-  if type(r) == 'table' then
-    undo(keys, {id}, steps, 0, pin_field, 0)
-    return failure(meta, r)
-  end
-  local pins = tonumber(m[6]) or 0
-  if pinned == '1' then
-    pins = redis.pcall('HINCRBY', meta, pin_field, 1)
-    if type(pins) == 'table' then
-      undo(keys, {id}, steps, 1, pin_field, 0)
-      return failure(meta, pins)
-    end
-  end
   local len = redis.pcall('RPUSH', list, args[2])
   if type(len) == 'table' then
-    undo(keys, {id}, steps, 1, pin_field, pinned == '1' and 1 or 0)
+    redis.call('HDEL', ids, id)
     return failure(list, len)
   end
+  if pinned == '1' then
+    pins = pins + 1
+    redis.call('HSET', meta, 'message_count', string.format('%d', count + 1),
+               'token_count', string.format('%d', total + add), 'last_active', now, 'pinned', string.format('%d', pins))
+  else
+    redis.call('HSET', meta, 'message_count', string.format('%d', count + 1),
+               'token_count', string.format('%d', total + add), 'last_active', now)
+  end
   if window > 0 and len - pins > window then trim(keys, list, len, window, pins) end
-  redis.call('HSET', meta, 'last_active', now)
   local ttl = tonumber(m[1])
-  if not ttl then
-    follow_meta(keys)
-  elseif ttl > 0 then
+  if ttl > 0 then
     local at, expires_at = tonumber(now), tonumber(m[2])
     if len == 1 or not expires_at or expires_at - at < ttl - math.floor(ttl / 100) then
       refresh(keys, ttl, at)
@@ -91,11 +85,16 @@ local function append_one(keys, args)
 end
 
 local function append(keys, args)
-  if #args == 2 then
-    local reply = append_one(keys, args)
+  local h
+  if string.byte(args[1], 1) == 61 then -- '=': the common turn's short header
+    local now, win, owner, declared, id, digest, tokens, pinned = string.match(args[1], ONE)
+    if not now or #args ~= 2 then return {'error', keys[1], 'append: a malformed short header'} end
+    local reply = append_one(keys, args, now, win, owner, declared, id, digest, tokens, pinned)
     if reply ~= nil then return reply end
+    h = {now, win, owner, declared, '', '2', tokens, 'pinned', '', '0', '0', id, digest, tokens, pinned, '', ''}
+  else
+    h = split(args[1])
   end
-  local h = split(args[1])
   local meta, ids, list = keys[1], keys[3], keys[tonumber(h[6])]
   local pin_field = h[8]
   local s, refused = read_session(meta, h[3], h[4], h[5], pin_field)

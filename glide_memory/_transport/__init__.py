@@ -5,6 +5,7 @@ from glide_memory._transport._durable import durable
 from glide_memory._transport._errors import from_tag
 from glide_memory._transport._requests import (
     DEFAULT_MAX_IN_FLIGHT,
+    MISS,
     Attempts,
     Library,
     Requests,
@@ -17,6 +18,7 @@ from glide_memory._transport._url import ConnectionSettings, ConnectOptions, par
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
+    "MISS",
     "Attempts",
     "ConnectOptions",
     "ConnectionSettings",

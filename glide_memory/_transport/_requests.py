@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import glide.glide_client as _glide_core
 from glide import AllPrimaries, Batch, ClusterBatch, GlideClient, GlideClusterClient, GlideError, InfoSection
 
+from glide_memory._transport._coalesce import Coalescer
 from glide_memory._transport._durable import DurableWrites
 from glide_memory._transport._errors import is_function_missing, may_have_applied, translate
 from glide_memory._transport._telemetry import RETRIES, server_of
@@ -40,6 +41,9 @@ from glide_memory.errors import (
 from glide_memory.models import Durability
 
 T = TypeVar("T")
+
+MISS: Any = object()
+"""What :meth:`Requests.attempt` returns when the caller's general path must take over."""
 
 DEFAULT_MAX_IN_FLIGHT = 256
 """Requests one store keeps in flight at most; glide refuses past 1,000."""
@@ -232,6 +236,7 @@ class Requests:
         self._library_loads = 0
         self._loading: asyncio.Lock | None = None
         self.durable = DurableWrites(self, durability)
+        self.coalescer = Coalescer(client, max_in_flight)
         self.server = server_of(client)
         """The first address the client was configured with, for telemetry."""
 
@@ -254,6 +259,7 @@ class Requests:
         key: str | None = None,
         deadline: float | None = None,
         attempts: Attempts | None = None,
+        limited: bool = True,
     ) -> T:
         """Send ``call()`` with retries; raise a :class:`GlideMemoryError` when it fails for good.
 
@@ -264,6 +270,9 @@ class Requests:
             key: The key concerned, named by ``CorruptedEntryError``.
             deadline: Seconds for this call instead of the policy's (0: one attempt).
             attempts: Told whether an earlier attempt may have been applied.
+            limited: Take one of the ``max_in_flight`` slots per attempt
+                (``False``: ``call`` goes through the coalescer, which
+                keeps its own requests under the limit).
         """
         self.check_usable(session_id)
         budget = self.retry.deadline if deadline is None else deadline
@@ -271,7 +280,7 @@ class Requests:
         attempt = loads = 0
         while True:
             seen = self._library_loads
-            if not self._slots.try_take():
+            if limited and not self._slots.try_take():
                 await self._slots.take()
             self.sent += 1
             try:
@@ -283,7 +292,8 @@ class Requests:
                 missing = is_function_missing(exc) and loads < 2
                 failure = None if missing else translate(exc, session_id=session_id, user_id=user_id, key=key)
             finally:
-                self._slots.release()
+                if limited:
+                    self._slots.release()
             if (cell := RETRIES.get()) is not None and failure is None:
                 cell[0] += 1  # an observed operation (see _telemetry) retries: count it
             if failure is None:
@@ -325,14 +335,34 @@ class Requests:
             return await self.durable.fcall(
                 function, key_list, arg_list, durability, session_id=session_id, user_id=user_id, attempts=attempts
             )
-        send = self.client.fcall_ro if read_only else self.client.fcall
+        coalescer = self.coalescer
         return await self.run(
-            lambda: send(function, keys=key_list, arguments=arg_list),
+            lambda: coalescer.fcall(function, key_list, arg_list, read_only),
             session_id=session_id,
             user_id=user_id,
             key=key_list[0] if key_list else None,
             attempts=attempts,
+            limited=False,
         )
+
+    async def attempt(self, name: str, keys: list[str], args: list[str | bytes]) -> Any:
+        """Make one attempt at a write function, the shortest way, for a caller that has a general path.
+
+        Returns the function's reply, or :data:`MISS` when the general path
+        must take over: the store is closed, a durability is asked, or the
+        attempt failed (it may have been applied: the general path's retry
+        of the same write is a repeat).
+        """
+        if self.closed or self.durable.wanted() is not None:
+            return MISS
+        check_event_loop(self.client_loop)
+        self.sent += 1
+        try:
+            return await self.coalescer.fcall(self.library.functions[name], keys, args, False)
+        except GlideError:
+            if (cell := RETRIES.get()) is not None:
+                cell[0] += 1  # what follows is a retry
+            return MISS
 
     async def pipeline(
         self,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
-from glide_memory import SessionStore
+from glide_memory import SessionNotFoundError, SessionStore
 from tests.support import Client
 
 
@@ -38,28 +39,42 @@ async def test_five_thousand_concurrent_calls_all_succeed(store: SessionStore, u
 
 
 async def test_in_flight_bound_is_respected(client: Client, user_id: str) -> None:
-    """A store never has more requests in flight than max_in_flight."""
+    """A store never has more glide requests in flight than max_in_flight: calls alone and batches alike.
+
+    Calls arrive one loop turn apart, so the coalescer sends a batch per turn
+    while earlier ones are in flight, until the bound holds the rest back.
+    """
     store = SessionStore(client, max_in_flight=7)
     sid = (await store.create_session(user_id)).session_id
-    peak = 0
-    active = 0
-    original = client.fcall
+    peak = active = batched = 0
+    originals = {name: getattr(client, name) for name in ("fcall", "exec")}
 
-    async def counting(*args: object, **kwargs: object) -> object:
-        nonlocal peak, active
-        active += 1
-        peak = max(peak, active)
-        try:
-            return await original(*args, **kwargs)  # type: ignore[arg-type]
-        finally:
-            active -= 1
+    def counting(name: str) -> Callable[..., Awaitable[object]]:
+        async def request(*args: object, **kwargs: object) -> object:
+            nonlocal peak, active, batched
+            active += 1
+            batched += name == "exec"
+            peak = max(peak, active)
+            try:
+                return await originals[name](*args, **kwargs)
+            finally:
+                active -= 1
 
-    object.__setattr__(client, "fcall", counting)
+        return request
+
+    for name in originals:
+        object.__setattr__(client, name, counting(name))
     try:
-        await asyncio.gather(*(store.add_message(sid, "user", str(n)) for n in range(200)))
+        calls = []
+        for n in range(200):
+            calls.append(asyncio.ensure_future(store.add_message(sid, "user", str(n))))
+            await asyncio.sleep(0)
+        await asyncio.gather(*calls)
     finally:
-        object.__delattr__(client, "fcall")
-    assert peak == 7
+        for name in originals:
+            object.__delattr__(client, name)
+    assert peak == 7, "the bound was never reached, or was passed"
+    assert batched > 0, "calls made while others were in flight went alone"
     assert (await store.get_session_info(sid)).message_count == 200
 
 
@@ -78,3 +93,16 @@ async def test_cancelled_callers_never_leak_an_in_flight_slot(client: Client, us
     await asyncio.wait_for(asyncio.gather(*(store.add_message(sid, "user", f"after {n}") for n in range(100))), 60)
     stored = await store.get_messages(sid)
     assert sum(m.content.startswith("after ") for m in stored if isinstance(m.content, str)) == 100
+
+
+async def test_one_call_failing_in_a_batch_fails_alone(store: SessionStore, user_id: str) -> None:
+    """Calls sent together each get their own outcome: the ones on a missing session fail, the others land once."""
+    sid = (await store.create_session(user_id)).session_id
+    calls = [
+        store.add_message(sid if n % 2 else "no-such-session", "user", f"m{n}", message_id=f"m{n}") for n in range(60)
+    ]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    failed = [n for n, outcome in enumerate(outcomes) if isinstance(outcome, BaseException)]
+    assert failed == list(range(0, 60, 2))
+    assert all(isinstance(outcomes[n], SessionNotFoundError) for n in failed)
+    assert [m.id for m in await store.get_messages(sid)] == [f"m{n}" for n in range(1, 60, 2)]

@@ -1,0 +1,123 @@
+"""Coalescing: function calls made while others are in flight leave together, as one pipelined batch.
+
+glide spends most of a request's cost in Python before anything reaches
+the wire (marshalling the arguments, a future, a write to its core), the
+same for one command as for a batch of many. Under concurrency that cost,
+not the server, bounds throughput. So a call that finds nothing of the
+store in flight is sent at once (a lone caller waits no longer), and calls
+made while requests are in flight queue and are sent together at the end
+of the event loop's turn, as one non-atomic batch: a pipeline, in which each
+function call stays atomic on its own.
+
+A batch is one request of glide's, but not one unit of success: each call
+gets its own reply or its own error, and a batch that fails as a whole
+fails each of its calls, which the request path then retries one by one,
+as it would have retried each alone (every write is idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from glide import Batch, ClusterBatch, GlideClient, GlideClusterClient, GlideError
+
+_Call = tuple[str, list[str], list[str | bytes], bool, "asyncio.Future[Any]"]
+
+
+class Coalescer:
+    """The function calls of one client, sent alone when nothing is in flight and batched otherwise.
+
+    Args:
+        client: The glide client the calls go through.
+        limit: glide requests (calls sent alone, and batches) in flight at
+            most; past it, calls wait in the queue, and the next batch
+            leaves when one returns.
+    """
+
+    def __init__(self, client: GlideClient | GlideClusterClient, limit: int) -> None:
+        self._client = client
+        self._cluster = isinstance(client, GlideClusterClient)
+        self._limit = limit
+        self._in_flight = 0
+        self._queue: list[_Call] = []
+        self._flushing = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0
+        """Batches sent (of two calls or more), for the benchmarks' and tests' eyes."""
+
+    async def fcall(self, function: str, keys: list[str], args: list[str | bytes], read_only: bool) -> Any:
+        """Call ``function``; raise what glide raised for this call (or for its whole batch)."""
+        if not self._in_flight and not self._queue:
+            self._in_flight += 1
+            try:
+                send = self._client.fcall_ro if read_only else self._client.fcall
+                return await send(function, keys=keys, arguments=args)
+            finally:
+                self._in_flight -= 1
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((function, keys, args, read_only, future))
+        if not self._flushing:
+            self._flushing = True
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        """Send what queued during this loop turn as one request, unless the limit holds it back."""
+        self._flushing = False
+        if not self._queue or self._in_flight >= self._limit:
+            return  # a request that returns flushes again
+        calls, self._queue = self._queue, []
+        self._in_flight += 1
+        task = asyncio.ensure_future(self._send(calls))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, calls: list[_Call]) -> None:
+        try:
+            if len(calls) == 1:
+                function, keys, args, read_only, _ = calls[0]
+                send = self._client.fcall_ro if read_only else self._client.fcall
+                replies: list[Any] = [await send(function, keys=keys, arguments=args)]
+            else:
+                self.batches += 1
+                replies = await self._exec(calls)
+            if len(replies) != len(calls):
+                raise GlideError(f"a batch of {len(calls)} calls got {len(replies)} replies")
+        except Exception as exc:  # the whole batch failed: so did each of its calls
+            for *_, future in calls:
+                if not future.done():
+                    future.set_exception(exc)
+        except BaseException:
+            for *_, future in calls:
+                future.cancel()
+            raise
+        else:
+            for (*_, future), reply in zip(calls, replies, strict=True):
+                if future.done():
+                    continue  # its caller was cancelled; the call may still have been applied
+                if isinstance(reply, GlideError):
+                    future.set_exception(reply)
+                else:
+                    future.set_result(reply)
+        finally:
+            self._in_flight -= 1
+            if self._queue and not self._flushing:
+                self._flushing = True
+                asyncio.get_running_loop().call_soon(self._flush)
+
+    async def _exec(self, calls: list[_Call]) -> list[Any]:
+        batch: Batch | ClusterBatch = ClusterBatch(is_atomic=False) if self._cluster else Batch(is_atomic=False)
+        for function, keys, args, read_only, _ in calls:
+            if read_only:
+                batch.fcall_ro(function, keys=keys, arguments=args)
+            else:
+                batch.fcall(function, keys=keys, arguments=args)
+        if isinstance(self._client, GlideClusterClient):
+            assert isinstance(batch, ClusterBatch)
+            replies = await self._client.exec(batch, raise_on_error=False)
+        else:
+            assert isinstance(batch, Batch)
+            replies = await self._client.exec(batch, raise_on_error=False)
+        return list(replies or [])
