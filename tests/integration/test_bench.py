@@ -19,6 +19,8 @@ KEYSPACES = (20, 40)
 TASKS = (1, 10, 100)
 SECTIONS = {"commands", "append", "operations", "sizes", "memory", "concurrency", "keyspace", "strands"}
 TARGETS = (
+    "add_message p50 / floor function p50",
+    "server µs per add_message / server µs of the floor function",
     "add_message p50 / raw glide RPUSH p50",
     "server µs per add_message / server µs of the cookbook's 4 commands",
     "cookbook 4-await add p50 / add_message p50",
@@ -28,6 +30,7 @@ TARGETS = (
     "Strands restore decoding per message",
     "SCAN pattern (pipelined per page) / list_user_sessions p50, 40 sessions",
     "list_user_sessions in trips, 40 / 20 sessions",
+    "add_message / floor function throughput, 100 tasks",
     "add_message / raw RPUSH throughput, 100 tasks",
     "memory per message / stored JSON",
 )
@@ -86,13 +89,14 @@ def _check_report(report: dict[str, Any], output: str) -> None:
     assert [row["name"] for row in sections["append"]["rows"]][:3] == [
         "raw glide RPUSH",
         "add_message",
-        "add_message, caller's message_id",
+        "add_message, telemetry wrapper bypassed",
     ]
     server = sections["append"]["server_us_per_call"]
     assert set(server) == {
         "add_message (FCALL)",
         "cookbook's 4 commands",
         "floor script (id check + the 4 writes)",
+        "floor function (id check + the 4 writes)",
         "no-op script",
     }
     assert all(us > 0 for us in server.values()), server
@@ -112,6 +116,8 @@ def _check_report(report: dict[str, Any], output: str) -> None:
     assert [level["tasks"] for level in throughput] == list(TASKS)
     assert all(level["add_message_ops_per_s"] > 0 and level["raw_rpush_ops_per_s"] > 0 for level in throughput)
     assert all(level["floor_script_ops_per_s"] > 0 and level["floor_ratio"] > 0 for level in throughput)
+    assert all(level["floor_function_ops_per_s"] > 0 and level["ratio_to_floor_function"] > 0 for level in throughput)
+    assert sections["append"]["telemetry_wrapper_ratio"] > 0
     memory = sections["memory"]["rows"]
     assert len(memory) == 4 and all(row["bytes_per_message"] > row["stored_json_bytes"] * 0.5 for row in memory)
     strands = sections["strands"]
