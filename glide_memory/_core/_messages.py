@@ -105,9 +105,9 @@ class Messages:
         applied makes the second a repeat.
         """
         parts = self._parts
+        keys = parts.keys(session_id)  # checks the id first
         if self._recall.enabled or parts.known_companions(session_id):
             return await self.append(session_id, [message], max_messages, None)
-        keys = parts.keys(session_id)
         window = self._window(max_messages, session_id)
         payload, digest = encode_message(message, session_id=session_id)
         owner = self._scope.user_id
