@@ -258,7 +258,7 @@ def neutral(messages: list[Any]) -> list[Any]:
             run.append(message)
             continue
         if run:
-            out += from_converse([{"role": m.role.value, "content": _unwrapped(m.content)} for m in run])
+            out += from_converse([{"role": str(m.role), "content": _unwrapped(m.content)} for m in run])
             run = []
         if message is not None:
             out.append(message)
