@@ -54,15 +54,7 @@ class RecallResults:
             "servers": self.servers,
             "embedder": self.embedder,
             "config": config,
-            "sections": {
-                key: {
-                    "title": section.title,
-                    "seconds": round(section.seconds, 2),
-                    "rows": [row.to_json() for row in section.rows],
-                    **section.extra,
-                }
-                for key, section in self.sections.items()
-            },
+            "sections": {key: section.to_json() for key, section in self.sections.items()},
             "targets": [target.to_json() for target in self.targets],
             "notes": self.notes,
         }

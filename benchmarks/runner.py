@@ -53,15 +53,7 @@ class Results:
             "machine": self.machine,
             "server": self.server,
             "config": config,
-            "sections": {
-                key: {
-                    "title": section.title,
-                    "seconds": round(section.seconds, 2),
-                    "rows": [row.to_json() for row in section.rows],
-                    **section.extra,
-                }
-                for key, section in self.sections.items()
-            },
+            "sections": {key: section.to_json() for key, section in self.sections.items()},
             "targets": [target.to_json() for target in self.targets],
         }
 
