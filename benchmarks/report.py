@@ -135,15 +135,16 @@ def _reachable(target: Target) -> bool:
 
 def render(results: Results) -> str:
     """Return the report printed at the end of a run."""
-    versions, machine = results.versions, results.machine
+    facts = results.facts
+    versions, machine = facts.versions, facts.machine
     server = results.server
     kind = "embedded " if server["embedded"] else ""
     kind += f"cluster of {server['nodes']} nodes" if server["cluster"] else "standalone"
     lines = [
-        f"glide-memory {versions['glide_memory']} benchmark ({results.config.mode}), {results.started_at}",
+        f"glide-memory {versions['glide_memory']} benchmark ({results.config.mode}), {facts.started_at}",
         f"valkey-glide {versions['valkey_glide']}, server {versions['server']} ({kind}), Python {versions['python']}",
         f"{machine['cpu_count']} CPUs ({machine['cpu_model']}), {machine['platform']}",
-        f"command: {results.command}",
+        f"command: {facts.command}",
         "",
         *_latency_table(results),
         *_keyspace_table(results),
@@ -164,7 +165,7 @@ def render(results: Results) -> str:
             beyond = " (the target is past it)" if not _reachable(target) else ""
             lines.append(f"        {'':<{width}} floor {target.floor:,.2f}{unit}: {target.floor_of}{beyond}")
     lines.append(
-        f"\n{sum(t.passed for t in results.targets)} of {len(results.targets)} targets met in {results.seconds:.0f} s"
+        f"\n{sum(t.passed for t in results.targets)} of {len(results.targets)} targets met in {facts.seconds:.0f} s"
     )
     return "\n".join(lines)
 
