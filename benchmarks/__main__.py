@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     results = asyncio.run(run(config, command=command))
     print(render(results))
     stem = config.out_dir / f"bench-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    print(f"\nJSON:  {write_json(results, stem.with_suffix('.json'))}")
+    print(f"\nJSON:  {write_json(results.to_json(), stem.with_suffix('.json'))}")
     print(f"chart: {write_chart(results, stem.with_suffix('.png'))}")
     return 0
 

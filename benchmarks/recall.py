@@ -44,7 +44,8 @@ from benchmarks.recall_corpus import messages as corpus_messages
 from benchmarks.recall_corpus import queries as corpus_queries
 from benchmarks.recall_data import LOAD_BATCH, TableEmbedder, Vectors, batches
 from benchmarks.recall_measure import Bench, RecallConfig, Server, compare, measure_size
-from benchmarks.recall_report import RecallResults, evaluate, render, write_json
+from benchmarks.recall_report import RecallResults, evaluate, render
+from benchmarks.report import write_json
 from benchmarks.runner import Start, machine_facts, version, versions
 from benchmarks.workspace import Workspace
 from glide_memory import EmbeddedServer, WordLlamaEmbedder, create_client, parse_url
@@ -369,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "-m", "benchmarks.recall", *_redacted(sys.argv[1:] if argv is None else argv)])
     results = asyncio.run(run(config, command=command))
     print(render(results))
-    path = write_json(results, config.out_dir / f"recall-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json")
+    path = write_json(results.to_json(), config.out_dir / f"recall-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json")
     print(f"\nJSON:  {path}")
     return 0
 

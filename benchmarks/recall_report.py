@@ -1,15 +1,14 @@
-"""The recall benchmark's targets, terminal report and JSON file."""
+"""The recall benchmark's targets, terminal report and JSON figures."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from benchmarks.config import config_json
 from benchmarks.harness import Section, Stats, Target
 from benchmarks.recall_measure import K, RecallConfig
+from benchmarks.report import target_lines
 from benchmarks.runner import Facts
 
 SEARCH_RECALL_AT_10 = 0.95
@@ -305,26 +304,5 @@ def render(results: RecallResults) -> str:
     ]
     if results.notes:
         lines += ["", *(f"note: {note}" for note in results.notes)]
-    lines += ["", "Targets"]
-    width = max((len(target.name) for target in results.targets), default=0)
-    for target in results.targets:
-        unit = target.unit
-        lines.append(
-            f"  {target.status}  {target.name:<{width}} {target.measured:>8,.3f}{unit}  "
-            f"(target {target.op} {target.threshold:g}{unit})"
-        )
-        if target.floor is not None:
-            reachable = target.floor <= target.threshold if target.op == "<=" else target.floor >= target.threshold
-            beyond = "" if reachable else " (the target is past it)"
-            lines.append(f"        {'':<{width}} floor {target.floor:,.2f}{unit}: {target.floor_of}{beyond}")
-    lines.append(
-        f"\n{sum(t.passed for t in results.targets)} of {len(results.targets)} targets met in {facts.seconds:.0f} s"
-    )
+    lines += target_lines(results.targets, facts.seconds, measured=">8,.3f")
     return "\n".join(lines)
-
-
-def write_json(results: RecallResults, path: Path) -> Path:
-    """Write every figure of ``results`` to ``path`` as JSON and return the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
