@@ -1,12 +1,18 @@
-"""How much to measure: the quick and full presets and their knobs."""
+"""How much to measure: the quick and full presets, their knobs, and the command-line values both benchmarks share."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
+import shlex
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -136,3 +142,30 @@ def config_json(config: DataclassInstance) -> dict[str, Any]:
     """Return a run's config as a JSON-ready dict (a path as its text)."""
     fields = dataclasses.asdict(config)
     return {name: str(value) if isinstance(value, Path) else value for name, value in fields.items()}
+
+
+def counts(text: str) -> tuple[int, ...]:
+    """Return the positive integers of a comma-separated command-line value, such as ``1000,10_000``."""
+    try:
+        values = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, not {text!r}") from exc
+    if not values or any(value < 1 for value in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, not {text!r}")
+    return values
+
+
+def command_line(module: str, argv: Sequence[str] | None) -> str:
+    """Return the command that runs ``module`` with ``argv`` (else this process's), any URL's password as ``***``."""
+    shown = []
+    for arg in sys.argv[1:] if argv is None else argv:
+        parts = urlsplit(arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg)
+        if parts.scheme and parts.password:
+            arg = arg.replace(f":{parts.password}@", ":***@")
+        shown.append(arg)
+    return shlex.join(["python", "-m", module, *shown])
+
+
+def results_stem(out_dir: Path, name: str) -> Path:
+    """Return the path, less its suffix, of a run's result files: ``name`` and the local time, in ``out_dir``."""
+    return out_dir / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"

@@ -27,18 +27,15 @@ import asyncio
 import contextlib
 import os
 import secrets
-import shlex
 import sys
 import time
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from glide import GlideClusterClient
 
-from benchmarks.config import RESULTS_DIR
+from benchmarks.config import RESULTS_DIR, command_line, counts, results_stem
 from benchmarks.harness import Progress, Section
 from benchmarks.recall_corpus import messages as corpus_messages
 from benchmarks.recall_corpus import queries as corpus_queries
@@ -57,27 +54,6 @@ ADD_TEXTS = 400
 """Distinct texts add_message cycles through (embedded up front)."""
 
 
-def _counts(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, not {text!r}") from exc
-    if not values or any(value < 1 for value in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers, not {text!r}")
-    return values
-
-
-def _redacted(argv: list[str]) -> list[str]:
-    """Return ``argv`` with any password in a URL replaced by ``***``, for the recorded command."""
-    shown = []
-    for arg in argv:
-        parts = urlsplit(arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg)
-        if parts.scheme and parts.password:
-            arg = arg.replace(f":{parts.password}@", ":***@")
-        shown.append(arg)
-    return shown
-
-
 def parse_args(argv: list[str] | None = None) -> RecallConfig:
     """Return the :class:`RecallConfig` the command line asks for."""
     parser = argparse.ArgumentParser(
@@ -87,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> RecallConfig:
     parser.add_argument(
         "--search-url", help="a server with a search module (default: an embedded Valkey with RediSearch)"
     )
-    parser.add_argument("--sizes", type=_counts, help="messages in the user's history, e.g. 1000,10000")
+    parser.add_argument("--sizes", type=counts, help="messages in the user's history, e.g. 1000,10000")
     parser.add_argument("--full", action="store_true", help="100,000 messages too, and more samples")
     parser.add_argument("--samples", type=int, help="recorded calls of every latency group (overrides the preset)")
     parser.add_argument("--queries", type=int, help="distinct queries (default 100; 200 with --full)")
@@ -367,10 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     # before numpy loads (through WordLlama): one BLAS thread scores a small matrix fastest on a busy machine
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     config = parse_args(argv)
-    command = shlex.join(["python", "-m", "benchmarks.recall", *_redacted(sys.argv[1:] if argv is None else argv)])
-    results = asyncio.run(run(config, command=command))
+    results = asyncio.run(run(config, command=command_line("benchmarks.recall", argv)))
     print(render(results))
-    path = write_json(results.to_json(), config.out_dir / f"recall-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json")
+    path = write_json(results.to_json(), results_stem(config.out_dir, "recall").with_suffix(".json"))
     print(f"\nJSON:  {path}")
     return 0
 
