@@ -83,17 +83,7 @@ def parse_args(argv: list[str] | None = None) -> RecallConfig:
     if args.samples is not None:
         if args.samples < 1:
             parser.error("--samples must be positive")
-        n = args.samples
-        config = replace(
-            config,
-            mode="custom",
-            recall_rounds=n,
-            min_rounds=n,
-            add_rounds=n,
-            server_calls=n,
-            cost_calls=n,
-            compare_block=n,
-        )
+        config = config.with_samples(args.samples)
     if args.queries is not None:
         if args.queries < 1:
             parser.error("--queries must be positive")

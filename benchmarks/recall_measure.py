@@ -24,9 +24,9 @@ import hashlib
 import itertools
 import statistics
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from glide import GlideClient, GlideClusterClient
 
@@ -111,6 +111,16 @@ class RecallConfig:
     cost_calls: int = 50
     progress: bool | None = None
 
+    SAMPLED: ClassVar[tuple[str, ...]] = (
+        "recall_rounds",
+        "min_rounds",
+        "add_rounds",
+        "server_calls",
+        "cost_calls",
+        "compare_block",
+    )
+    """The knobs :meth:`with_samples` sets: the recorded calls of every latency group."""
+
     @classmethod
     def full(cls) -> RecallConfig:
         """Return the thorough preset: 100,000 messages too, and more samples."""
@@ -126,6 +136,12 @@ class RecallConfig:
             compare_block=50,
             cost_calls=200,
         )
+
+    def with_samples(self, samples: int) -> RecallConfig:
+        """Return a copy whose every latency group records ``samples`` calls."""
+        # Any: mypy checks a ** mapping against every field, and these knobs are all ints
+        calls: dict[str, Any] = dict.fromkeys(self.SAMPLED, samples)
+        return replace(self, mode="custom", **calls)
 
     def rounds(self, messages: int) -> int:
         """Return the recorded recall rounds at ``messages`` messages."""
