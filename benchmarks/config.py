@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -143,7 +142,7 @@ class Config:
 
 def config_json(config: DataclassInstance) -> dict[str, Any]:
     """Return a run's config as a JSON-ready dict (a path as its text)."""
-    fields = dataclasses.asdict(config)
+    fields = asdict(config)
     return {name: str(value) if isinstance(value, Path) else value for name, value in fields.items()}
 
 
