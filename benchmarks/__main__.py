@@ -17,35 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shlex
 import sys
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from benchmarks.config import RESULTS_DIR, Config
-
-
-def _counts(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, not {text!r}") from exc
-    if not values or any(value < 1 for value in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers, not {text!r}")
-    return values
-
-
-def _redacted(argv: list[str]) -> list[str]:
-    """Return ``argv`` with any password in a URL replaced by ``***``, for the recorded command."""
-    shown = []
-    for arg in argv:
-        parts = urlsplit(arg.removeprefix("--url="))
-        if parts.scheme and parts.password:
-            arg = arg.replace(f":{parts.password}@", ":***@")
-        shown.append(arg)
-    return shown
+from benchmarks.config import RESULTS_DIR, Config, command_line, counts, results_stem
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -59,8 +35,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     )
     parser.add_argument("--full", action="store_true", help="more samples and the cookbook's literal SCAN loop")
     parser.add_argument("--samples", type=int, help="recorded rounds of every latency group (overrides the preset)")
-    parser.add_argument("--keyspaces", type=_counts, help="sessions in the keyspace, e.g. 1000,10000,100000")
-    parser.add_argument("--tasks", type=_counts, help="concurrent tasks of the throughput sweep, e.g. 1,10,100,1000")
+    parser.add_argument("--keyspaces", type=counts, help="sessions in the keyspace, e.g. 1000,10000,100000")
+    parser.add_argument("--tasks", type=counts, help="concurrent tasks of the throughput sweep, e.g. 1,10,100,1000")
     parser.add_argument("--calls", type=int, help="calls per throughput trial (at least 5 per task)")
     parser.add_argument("--messages", type=int, help="messages stored for the memory and Strands figures")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="directory of the JSON and PNG files")
@@ -99,11 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the benchmark needs its extra: pip install -e '.[bench]' ({exc})", file=sys.stderr)
         return 2
 
-    command = shlex.join(["python", "-m", "benchmarks", *_redacted(sys.argv[1:] if argv is None else argv)])
-    results = asyncio.run(run(config, command=command))
+    results = asyncio.run(run(config, command=command_line("benchmarks", argv)))
     print(render(results))
-    stem = config.out_dir / f"bench-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    print(f"\nJSON:  {write_json(results, stem.with_suffix('.json'))}")
+    stem = results_stem(config.out_dir, "bench")
+    print(f"\nJSON:  {write_json(results.to_json(), stem.with_suffix('.json'))}")
     print(f"chart: {write_chart(results, stem.with_suffix('.png'))}")
     return 0
 

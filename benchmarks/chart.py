@@ -97,10 +97,11 @@ def write_chart(results: Results, path: Path) -> Path:
     _boxes(axes[1][1], [sections["sizes"]], sections["sizes"].title)
     _keyspace(axes[2][0], sections["keyspace"])
     _concurrency(axes[2][1], sections["concurrency"])
-    versions, machine = results.versions, results.machine
+    facts = results.facts
+    versions, machine = facts.versions, facts.machine
     figure.suptitle(
         f"glide-memory {versions['glide_memory']} ({results.config.mode}): valkey-glide {versions['valkey_glide']}, "
-        f"server {versions['server']}, Python {versions['python']}, {machine['cpu_count']} CPUs, {results.started_at}"
+        f"server {versions['server']}, Python {versions['python']}, {machine['cpu_count']} CPUs, {facts.started_at}"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=90)

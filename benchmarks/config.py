@@ -1,10 +1,20 @@
-"""How much to measure: the quick and full presets and their knobs."""
+"""How much to measure: the quick and full presets, their knobs, and the command-line values both benchmarks share."""
 
 from __future__ import annotations
 
+import argparse
 import math
-from dataclasses import dataclass, replace
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 """Where results go unless ``--out`` says otherwise (git-ignored)."""
@@ -67,6 +77,17 @@ class Config:
     progress: bool | None = None
     sizes: tuple[int, ...] = MESSAGE_SIZES
 
+    SAMPLED: ClassVar[tuple[str, ...]] = (
+        "command_rounds",
+        "append_rounds",
+        "server_calls",
+        "operation_rounds",
+        "size_rounds",
+        "index_samples",
+        "strands_rounds",
+    )
+    """The knobs :meth:`with_samples` sets: the recorded rounds of every latency group."""
+
     @classmethod
     def quick(cls) -> Config:
         """Return the preset ``make bench`` runs: about a minute on a laptop."""
@@ -92,17 +113,9 @@ class Config:
 
     def with_samples(self, samples: int) -> Config:
         """Return a copy whose every latency group records ``samples`` rounds."""
-        return replace(
-            self,
-            mode="custom",
-            command_rounds=samples,
-            append_rounds=samples,
-            server_calls=samples,
-            operation_rounds=samples,
-            size_rounds=samples,
-            index_samples=samples,
-            strands_rounds=samples,
-        )
+        # Any: mypy checks a ** mapping against every field, and these knobs are all ints
+        rounds: dict[str, Any] = dict.fromkeys(self.SAMPLED, samples)
+        return replace(self, mode="custom", **rounds)
 
     @staticmethod
     def warmup(rounds: int) -> int:
@@ -125,3 +138,36 @@ class Config:
     def trial_calls(self, tasks: int) -> int:
         """Return the calls of one throughput trial with ``tasks`` tasks."""
         return max(self.concurrency_calls, 5 * tasks)
+
+
+def config_json(config: DataclassInstance) -> dict[str, Any]:
+    """Return a run's config as a JSON-ready dict (a path as its text)."""
+    fields = asdict(config)
+    return {name: str(value) if isinstance(value, Path) else value for name, value in fields.items()}
+
+
+def counts(text: str) -> tuple[int, ...]:
+    """Return the positive integers of a comma-separated command-line value, such as ``1000,10_000``."""
+    try:
+        values = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, not {text!r}") from exc
+    if not values or any(value < 1 for value in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, not {text!r}")
+    return values
+
+
+def command_line(module: str, argv: Sequence[str] | None) -> str:
+    """Return the command that runs ``module`` with ``argv`` (else this process's), any URL's password as ``***``."""
+    shown = []
+    for arg in sys.argv[1:] if argv is None else argv:
+        parts = urlsplit(arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg)
+        if parts.scheme and parts.password:
+            arg = arg.replace(f":{parts.password}@", ":***@")
+        shown.append(arg)
+    return shlex.join(["python", "-m", module, *shown])
+
+
+def results_stem(out_dir: Path, name: str) -> Path:
+    """Return the path, less its suffix, of a run's result files: ``name`` and the local time, in ``out_dir``."""
+    return out_dir / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"

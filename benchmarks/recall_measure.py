@@ -24,9 +24,9 @@ import hashlib
 import itertools
 import statistics
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from glide import GlideClient, GlideClusterClient
 
@@ -36,6 +36,7 @@ from benchmarks.recall_corpus import Turn
 from benchmarks.recall_data import (
     KEY_TTL,
     BruteForce,
+    Judgement,
     Loaded,
     TableEmbedder,
     Vectors,
@@ -111,6 +112,16 @@ class RecallConfig:
     cost_calls: int = 50
     progress: bool | None = None
 
+    SAMPLED: ClassVar[tuple[str, ...]] = (
+        "recall_rounds",
+        "min_rounds",
+        "add_rounds",
+        "server_calls",
+        "cost_calls",
+        "compare_block",
+    )
+    """The knobs :meth:`with_samples` sets: the recorded calls of every latency group."""
+
     @classmethod
     def full(cls) -> RecallConfig:
         """Return the thorough preset: 100,000 messages too, and more samples."""
@@ -126,6 +137,12 @@ class RecallConfig:
             compare_block=50,
             cost_calls=200,
         )
+
+    def with_samples(self, samples: int) -> RecallConfig:
+        """Return a copy whose every latency group records ``samples`` calls."""
+        # Any: mypy checks a ** mapping against every field, and these knobs are all ints
+        calls: dict[str, Any] = dict.fromkeys(self.SAMPLED, samples)
+        return replace(self, mode="custom", **calls)
 
     def rounds(self, messages: int) -> int:
         """Return the recorded recall rounds at ``messages`` messages."""
@@ -193,6 +210,7 @@ def _cycle(count: int) -> Callable[[], int]:
 
 
 Answers = list[tuple[int, Recalled]]
+AnswerT = TypeVar("AnswerT")
 
 
 def _recall_op(store: SessionStore, queries: Sequence[str], answers: Answers) -> Callable[[], Awaitable[object]]:
@@ -219,24 +237,34 @@ def _hits(found: Recalled) -> tuple[list[tuple[str, int | None]], list[float]]:
     return [(hit.message.id or "", row_of(hit.message.id)) for hit in found], [hit.score for hit in found]
 
 
-def judge_answers(bench: Bench, truth: BruteForce, answers: Answers, k: int) -> dict[str, Any]:
-    """Judge the answers of distinct queries against brute force; return the quality figures."""
-    judged = {}
-    for index, found in answers:
-        if index not in judged:
-            hits, scores = _hits(found)
-            judged[index] = truth.judge(bench.query_vector(index), hits, k, scores)
-    values = list(judged.values())
-    backends = sorted({found.backend for _, found in answers})
+def _first_answers(answers: Sequence[tuple[int, AnswerT]]) -> dict[int, AnswerT]:
+    """Return each query's first answer, by query index: a query asked again counts once."""
+    first: dict[int, AnswerT] = {}
+    for index, answer in answers:
+        first.setdefault(index, answer)
+    return first
+
+
+def _quality_figures(judged: Sequence[Judgement], k: int) -> dict[str, Any]:
+    """Return the quality figures of answers judged at ``k``, one per distinct query."""
     return {
         "k": k,
-        "queries": len(values),
-        f"recall_at_{k}": round(statistics.fmean(j.recall for j in values), 4),
-        f"worst_recall_at_{k}": round(min(j.recall for j in values), 4),
-        "identical_to_brute_force": sum(j.identical for j in values),
-        "max_score_error": max(j.score_error for j in values),
-        "backend": ",".join(backends),
+        "queries": len(judged),
+        f"recall_at_{k}": round(statistics.fmean(j.recall for j in judged), 4),
+        f"worst_recall_at_{k}": round(min(j.recall for j in judged), 4),
+        "identical_to_brute_force": sum(j.identical for j in judged),
+        "max_score_error": max(j.score_error for j in judged),
     }
+
+
+def judge_answers(bench: Bench, truth: BruteForce, answers: Answers, k: int) -> dict[str, Any]:
+    """Judge the answers of distinct queries against brute force; return the quality figures."""
+    judged = []
+    for index, found in _first_answers(answers).items():
+        hits, scores = _hits(found)
+        judged.append(truth.judge(bench.query_vector(index), hits, k, scores))
+    backends = sorted({found.backend for _, found in answers})
+    return _quality_figures(judged, k) | {"backend": ",".join(backends)}
 
 
 async def _quality(bench: Bench, store: SessionStore, truth: BruteForce, k: int) -> dict[str, Any]:
@@ -538,25 +566,14 @@ async def _compare_timed(
 
 
 def _judge_peer(bench: Bench, truth: BruteForce, answers: PeerAnswers, first_row: dict[str, int]) -> dict[str, Any]:
-    judged = {}
-    short = 0
-    for index, hits in answers:
-        if index in judged:
-            continue
-        short += len(hits) < K
+    first = _first_answers(answers)
+    judged = []
+    for index, hits in first.items():
         found = [
             (str(hit.get("id", hit.get("entry_id", i))), first_row.get(str(hit["content"])))
             for i, hit in enumerate(hits)
         ]
         scores = [1.0 - float(hit["vector_distance"]) for hit in hits]
-        judged[index] = truth.judge(bench.query_vector(index), found, K, scores)
-    values = list(judged.values())
-    return {
-        "k": K,
-        "queries": len(values),
-        f"recall_at_{K}": round(statistics.fmean(j.recall for j in values), 4),
-        f"worst_recall_at_{K}": round(min(j.recall for j in values), 4),
-        "identical_to_brute_force": sum(j.identical for j in values),
-        "max_score_error": max(j.score_error for j in values),
-        "fewer_than_k_hits": short,
-    }
+        judged.append(truth.judge(bench.query_vector(index), found, K, scores))
+    short = sum(len(hits) < K for hits in first.values())
+    return _quality_figures(judged, K) | {"fewer_than_k_hits": short}

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import Contender, Progress, Section, summarize
+from benchmarks.harness import Contender, Progress, Section
 from benchmarks.recall_data import Vectors
 from benchmarks.workspace import Workspace
 from glide_memory import ConnectionSettings, WordLlamaEmbedder
@@ -156,10 +156,7 @@ async def blocks(
             per_round[contender.name].append(statistics.median(samples) / 1000)
         progress.advance()
     section.seconds += time.perf_counter() - started
-    for contender in contenders:
-        samples = timings[contender.name]
-        section.rows.append(summarize(contender.name, samples, commands=contender.commands, trips=contender.trips))
-        section.samples[contender.name] = samples
+    section.add_rows(contenders, timings)
     section.extra["round_p50_us"] = {name: [round(v, 1) for v in values] for name, values in per_round.items()}
     return section
 

@@ -1,15 +1,15 @@
-"""The recall benchmark's targets, terminal report and JSON file."""
+"""The recall benchmark's targets, terminal report and JSON figures."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from benchmarks.config import config_json
 from benchmarks.harness import Section, Stats, Target
 from benchmarks.recall_measure import K, RecallConfig
+from benchmarks.report import target_lines
+from benchmarks.runner import Facts
 
 SEARCH_RECALL_AT_10 = 0.95
 """HNSW's recall@10 against brute force (DESIGN's "Semantic recall": the search backend must not lose hits)."""
@@ -27,11 +27,7 @@ class RecallResults:
     """Everything one recall run measured, with the facts needed to reproduce it."""
 
     config: RecallConfig
-    command: str
-    started_at: str
-    seconds: float
-    versions: dict[str, str]
-    machine: dict[str, Any]
+    facts: Facts
     servers: dict[str, Any]
     embedder: dict[str, Any]
     sections: dict[str, Section]
@@ -40,29 +36,15 @@ class RecallResults:
 
     def to_json(self) -> dict[str, Any]:
         """Return every figure as a JSON-ready dict (raw samples left out)."""
-        config = dataclasses.asdict(self.config)
-        config["out_dir"] = str(self.config.out_dir)
         return {
             "schema_version": 1,
             "benchmark": "recall",
             "mode": self.config.mode,
-            "command": self.command,
-            "started_at": self.started_at,
-            "duration_s": round(self.seconds, 2),
-            "versions": self.versions,
-            "machine": self.machine,
+            **self.facts.to_json(),
             "servers": self.servers,
             "embedder": self.embedder,
-            "config": config,
-            "sections": {
-                key: {
-                    "title": section.title,
-                    "seconds": round(section.seconds, 2),
-                    "rows": [row.to_json() for row in section.rows],
-                    **section.extra,
-                }
-                for key, section in self.sections.items()
-            },
+            "config": config_json(self.config),
+            "sections": {key: section.to_json() for key, section in self.sections.items()},
             "targets": [target.to_json() for target in self.targets],
             "notes": self.notes,
         }
@@ -298,10 +280,11 @@ def _loads(values: list[float]) -> str:
 
 def render(results: RecallResults) -> str:
     """Return the report printed at the end of a run."""
-    versions, machine, servers, embedder = results.versions, results.machine, results.servers, results.embedder
+    facts, servers, embedder = results.facts, results.servers, results.embedder
+    versions, machine = facts.versions, facts.machine
     lines = [
         f"glide-memory {versions['glide_memory']} semantic recall benchmark ({results.config.mode}), "
-        f"{results.started_at}",
+        f"{facts.started_at}",
         f"valkey-glide {versions['valkey_glide']}, Python {versions['python']}, numpy {versions['numpy']} "
         f"(OPENBLAS_NUM_THREADS={machine['openblas_num_threads']}), wordllama {versions['wordllama']}, "
         f"redisvl {versions['redisvl']}, redis-py {versions['redis']}",
@@ -314,33 +297,12 @@ def render(results: RecallResults) -> str:
         f"{_loads(machine['load_average_start'])} at the start, {_loads(machine['load_average_end'])} at the end",
         f"embedder: {embedder['name']} ({embedder['dimensions']} dims), {embedder['texts_up_front']:,} texts "
         f"embedded up front in {embedder['seconds_up_front']:.1f} s; {results.config.queries} distinct queries",
-        f"command: {results.command}",
+        f"command: {facts.command}",
         *_recall_table(results),
         *_add_table(results),
         *_peer_table(results),
     ]
     if results.notes:
         lines += ["", *(f"note: {note}" for note in results.notes)]
-    lines += ["", "Targets"]
-    width = max((len(target.name) for target in results.targets), default=0)
-    for target in results.targets:
-        unit = target.unit
-        lines.append(
-            f"  {target.status}  {target.name:<{width}} {target.measured:>8,.3f}{unit}  "
-            f"(target {target.op} {target.threshold:g}{unit})"
-        )
-        if target.floor is not None:
-            reachable = target.floor <= target.threshold if target.op == "<=" else target.floor >= target.threshold
-            beyond = "" if reachable else " (the target is past it)"
-            lines.append(f"        {'':<{width}} floor {target.floor:,.2f}{unit}: {target.floor_of}{beyond}")
-    lines.append(
-        f"\n{sum(t.passed for t in results.targets)} of {len(results.targets)} targets met in {results.seconds:.0f} s"
-    )
+    lines += target_lines(results.targets, facts.seconds, measured=">8,.3f")
     return "\n".join(lines)
-
-
-def write_json(results: RecallResults, path: Path) -> Path:
-    """Write every figure of ``results`` to ``path`` as JSON and return the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path

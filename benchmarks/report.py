@@ -1,9 +1,14 @@
-"""The terminal report and the JSON file of a run."""
+"""The terminal report and the JSON file of a run.
+
+The closing Targets part and the JSON writing serve the recall benchmark's report too.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from benchmarks.harness import Stats, Target
 from benchmarks.runner import Results
@@ -133,44 +138,54 @@ def _reachable(target: Target) -> bool:
     return target.floor <= target.threshold if target.op == "<=" else target.floor >= target.threshold
 
 
+def target_lines(targets: Sequence[Target], seconds: float, *, measured: str = ">9,.2f") -> list[str]:
+    """Return a report's closing part: each target met or missed, its floor, and how many were met.
+
+    Args:
+        targets: The run's targets, in the order to print them.
+        seconds: How long the run took.
+        measured: The format of each measured figure.
+    """
+    lines = ["", "Targets"]
+    width = max((len(target.name) for target in targets), default=0)
+    for target in targets:
+        unit = target.unit
+        lines.append(
+            f"  {target.status}  {target.name:<{width}} {target.measured:{measured}}{unit}  "
+            f"(target {target.op} {target.threshold:g}{unit})"
+        )
+        if target.floor is not None:
+            beyond = " (the target is past it)" if not _reachable(target) else ""
+            lines.append(f"        {'':<{width}} floor {target.floor:,.2f}{unit}: {target.floor_of}{beyond}")
+    lines.append(f"\n{sum(t.passed for t in targets)} of {len(targets)} targets met in {seconds:.0f} s")
+    return lines
+
+
 def render(results: Results) -> str:
     """Return the report printed at the end of a run."""
-    versions, machine = results.versions, results.machine
+    facts = results.facts
+    versions, machine = facts.versions, facts.machine
     server = results.server
     kind = "embedded " if server["embedded"] else ""
     kind += f"cluster of {server['nodes']} nodes" if server["cluster"] else "standalone"
     lines = [
-        f"glide-memory {versions['glide_memory']} benchmark ({results.config.mode}), {results.started_at}",
+        f"glide-memory {versions['glide_memory']} benchmark ({results.config.mode}), {facts.started_at}",
         f"valkey-glide {versions['valkey_glide']}, server {versions['server']} ({kind}), Python {versions['python']}",
         f"{machine['cpu_count']} CPUs ({machine['cpu_model']}), {machine['platform']}",
-        f"command: {results.command}",
+        f"command: {facts.command}",
         "",
         *_latency_table(results),
         *_keyspace_table(results),
         *_concurrency_table(results),
         *_memory_table(results),
         *_notes(results),
-        "",
-        "Targets",
+        *target_lines(results.targets, facts.seconds),
     ]
-    width = max((len(target.name) for target in results.targets), default=0)
-    for target in results.targets:
-        unit = target.unit
-        lines.append(
-            f"  {target.status}  {target.name:<{width}} {target.measured:>9,.2f}{unit}  "
-            f"(target {target.op} {target.threshold:g}{unit})"
-        )
-        if target.floor is not None:
-            beyond = " (the target is past it)" if not _reachable(target) else ""
-            lines.append(f"        {'':<{width}} floor {target.floor:,.2f}{unit}: {target.floor_of}{beyond}")
-    lines.append(
-        f"\n{sum(t.passed for t in results.targets)} of {len(results.targets)} targets met in {results.seconds:.0f} s"
-    )
     return "\n".join(lines)
 
 
-def write_json(results: Results, path: Path) -> Path:
-    """Write every figure of ``results`` to ``path`` as JSON and return the path."""
+def write_json(figures: dict[str, Any], path: Path) -> Path:
+    """Write a run's JSON-ready ``figures`` to ``path`` and return the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

@@ -1,4 +1,4 @@
-"""One benchmark run: connect, set up, measure every section, clean up, collect facts."""
+"""One benchmark run: connect, set up, measure every section, clean up, collect facts (the recall run's too)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import dataclasses
 import os
 import platform
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from glide import GlideClusterClient
 
 from benchmarks import adapter, scaling, scenarios
-from benchmarks.config import Config
+from benchmarks.config import Config, config_json
 from benchmarks.harness import Progress, Section, Target
 from benchmarks.targets import evaluate
 from benchmarks.workspace import BATCH_SESSIONS, Workspace
@@ -25,55 +26,79 @@ REQUEST_TIMEOUT_MS = 10_000
 """Generous: a loaded 2-core machine must not turn a slow sample into an error."""
 
 
-@dataclasses.dataclass(slots=True, kw_only=True)
-class Results:
-    """Everything one run measured, with the facts needed to reproduce it."""
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Facts:
+    """What reproducing a run's figures takes: its command, when it ran and for how long, the versions, the machine."""
 
-    config: Config
     command: str
     started_at: str
     seconds: float
     versions: dict[str, str]
     machine: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the facts as a JSON-ready dict."""
+        return {
+            "command": self.command,
+            "started_at": self.started_at,
+            "duration_s": round(self.seconds, 2),
+            "versions": self.versions,
+            "machine": self.machine,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Start:
+    """When a run started: the time it records, and the counter its duration is taken from."""
+
+    at: str = dataclasses.field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    counter: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def facts(self, *, command: str, versions: dict[str, str], machine: dict[str, Any]) -> Facts:
+        """Return the run's facts, its duration counted until now."""
+        seconds = time.perf_counter() - self.counter
+        return Facts(command=command, started_at=self.at, seconds=seconds, versions=versions, machine=machine)
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class Results:
+    """Everything one run measured, with the facts needed to reproduce it."""
+
+    config: Config
+    facts: Facts
     server: dict[str, Any]
     sections: dict[str, Section]
     targets: list[Target]
 
     def to_json(self) -> dict[str, Any]:
         """Return every figure as a JSON-ready dict (raw samples left out)."""
-        config = dataclasses.asdict(self.config)
-        config["out_dir"] = str(self.config.out_dir)
         return {
             "schema_version": 1,
             "mode": self.config.mode,
-            "command": self.command,
-            "started_at": self.started_at,
-            "duration_s": round(self.seconds, 2),
-            "versions": self.versions,
-            "machine": self.machine,
+            **self.facts.to_json(),
             "server": self.server,
-            "config": config,
-            "sections": {
-                key: {
-                    "title": section.title,
-                    "seconds": round(section.seconds, 2),
-                    "rows": [row.to_json() for row in section.rows],
-                    **section.extra,
-                }
-                for key, section in self.sections.items()
-            },
+            "config": config_json(self.config),
+            "sections": {key: section.to_json() for key, section in self.sections.items()},
             "targets": [target.to_json() for target in self.targets],
         }
 
 
-def _version(distribution: str) -> str:
+def version(distribution: str) -> str:
+    """Return the installed version of ``distribution``, or ``not installed``."""
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return "not installed"
 
 
-def _machine() -> dict[str, Any]:
+def versions(distributions: Sequence[str], **more: str) -> dict[str, str]:
+    """Return the version of each distribution (keyed with ``_`` for ``-``), then ``more``, then Python's."""
+    installed = {name.replace("-", "_"): version(name) for name in distributions}
+    return installed | more | {"python": platform.python_version()}
+
+
+def machine_facts() -> dict[str, Any]:
+    """Return the CPUs and the platform the run ran on."""
     cpu_model = platform.processor() or "unknown"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -144,8 +169,7 @@ async def run(config: Config, *, command: str) -> Results:
     names one. Every key written lives in a private namespace and is deleted
     at the end, even when a section fails.
     """
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    started = time.perf_counter()
+    start = Start()
     url = config.url or os.environ.get("VALKEY_URL") or None
     server: EmbeddedServer | EmbeddedCluster | None = None
     if url is None:
@@ -176,17 +200,11 @@ async def run(config: Config, *, command: str) -> Results:
     settings = parse_url(url)
     return Results(
         config=config,
-        command=command,
-        started_at=started_at,
-        seconds=time.perf_counter() - started,
-        versions={
-            "glide_memory": _version("glide-memory"),
-            "valkey_glide": _version("valkey-glide"),
-            "orjson": _version("orjson"),
-            "server": server_version,
-            "python": platform.python_version(),
-        },
-        machine=_machine(),
+        facts=start.facts(
+            command=command,
+            versions=versions(["glide-memory", "valkey-glide", "orjson"], server=server_version),
+            machine=machine_facts(),
+        ),
         server={
             "address": f"{settings.host}:{settings.port}",
             "nodes": nodes,

@@ -78,31 +78,28 @@ async def commands(ws: Workspace, config: Config, progress: Progress) -> Section
     return await interleave(section, contenders, rounds=rounds, warmup=config.warmup(rounds), progress=progress)
 
 
-FLOOR_SCRIPT = Script(
-    """
-    if redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2]) == 0 then return 0 end
-    redis.call('RPUSH', KEYS[2], ARGV[3])
-    redis.call('HINCRBY', KEYS[1], 'message_count', 1)
-    redis.call('HINCRBY', KEYS[1], 'token_count', ARGV[4])
-    redis.call('HSET', KEYS[1], 'last_active', ARGV[5])
-    return 1
-    """
-)  # type: ignore[no-untyped-call]  # glide's Script is untyped
+FLOOR_BODY = """
+if redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'message_count', 1)
+redis.call('HINCRBY', KEYS[1], 'token_count', ARGV[4])
+redis.call('HSET', KEYS[1], 'last_active', ARGV[5])
+return 1
+"""
 """The least an atomic, exactly-once append does on the server: the cookbook's four writes behind an id check."""
 
-FLOOR_LIBRARY = """#!lua name=gm_bench_floor
-redis.register_function('gm_bench_floor', function(keys, args)
-  if redis.call('HSETNX', keys[3], args[1], args[2]) == 0 then return 0 end
-  redis.call('RPUSH', keys[2], args[3])
-  redis.call('HINCRBY', keys[1], 'message_count', 1)
-  redis.call('HINCRBY', keys[1], 'token_count', args[4])
-  redis.call('HSET', keys[1], 'last_active', args[5])
-  return 1
-end)
-"""
-"""The floor script's body as a server function (FCALL, like add_message): the floor the issue's targets name."""
+FLOOR_SCRIPT = Script(FLOOR_BODY)  # type: ignore[no-untyped-call]  # glide's Script is untyped
+"""The floor body as a script (EVALSHA)."""
 
 FLOOR_FUNCTION = "gm_bench_floor"
+
+# the function's parameters take the script's names, so that both run the very same body
+FLOOR_LIBRARY = f"""#!lua name={FLOOR_FUNCTION}
+redis.register_function('{FLOOR_FUNCTION}', function(KEYS, ARGV)
+{FLOOR_BODY}
+end)
+"""
+"""The floor body as a server function (FCALL, like add_message): the floor the issue's targets name."""
 
 
 async def load_floor_function(ws: Workspace) -> None:

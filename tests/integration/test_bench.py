@@ -36,21 +36,25 @@ TARGETS = (
 )
 
 
-async def _run_bench(out: Path, *args: str, env: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:
-    """Run ``python -m benchmarks`` with tiny counts; return its JSON report and its output."""
+async def _run(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run this Python with ``args`` from the repository's root; return its output once it has succeeded."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "benchmarks", "--samples", str(SAMPLES), "--calls", "200", "--messages", "20", "--no-progress"),
-        *("--keyspaces", ",".join(map(str, KEYSPACES)), "--tasks", ",".join(map(str, TASKS)), "--out", str(out)),
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        sys.executable, *args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     stdout, _ = await asyncio.wait_for(process.communicate(), timeout=90)
     output = stdout.decode()
     assert process.returncode == 0, output
+    return output
+
+
+async def _run_bench(out: Path, *args: str, env: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:
+    """Run ``python -m benchmarks`` with tiny counts; return its JSON report and its output."""
+    output = await _run(
+        *("-m", "benchmarks", "--samples", str(SAMPLES), "--calls", "200", "--messages", "20", "--no-progress"),
+        *("--keyspaces", ",".join(map(str, KEYSPACES)), "--tasks", ",".join(map(str, TASKS)), "--out", str(out)),
+        *args,
+        env=env,
+    )
     return _written(out, output), output
 
 
@@ -63,6 +67,26 @@ def _written(out: Path, output: str) -> dict[str, Any]:
     assert str(reports[0]) in output and str(charts[0]) in output
     report: dict[str, Any] = json.loads(reports[0].read_text(encoding="utf-8"))
     return report
+
+
+async def _left(client: GlideClient, pattern: str) -> list[bytes]:
+    """Return the keys matching ``pattern`` (a whole SCAN)."""
+    cursor: bytes | str = "0"
+    left: list[bytes] = []
+    while True:
+        page = await client.scan(cursor, match=pattern, count=1000)
+        cursor, left = cast(bytes, page[0]), left + cast(list[bytes], page[1])
+        if cursor == b"0":
+            return left
+
+
+def _check_targets(targets: list[dict[str, Any]], expected: tuple[str, ...], output: str) -> None:
+    """Each expected target is reported in order, PASS or MISS, with a positive figure, and printed."""
+    assert len(targets) == len(expected)
+    for name, target in zip(expected, targets, strict=True):
+        assert target["name"].startswith(name), target
+        assert target["status"] in ("PASS", "MISS") and target["measured"] > 0, target
+        assert f"{target['status']}  {target['name']}" in output
 
 
 def _check_rows(rows: list[dict[str, Any]], samples: int | None = SAMPLES) -> None:
@@ -130,12 +154,7 @@ def _check_report(report: dict[str, Any], output: str) -> None:
         assert reason in community["note"] and community["note"] in output, community
     else:
         assert any(row["name"].startswith("strands-valkey-session-manager") for row in strands["rows"])
-    targets = report["targets"]
-    assert len(targets) == len(TARGETS)
-    for expected, target in zip(TARGETS, targets, strict=True):
-        assert target["name"].startswith(expected), target
-        assert target["status"] in ("PASS", "MISS") and target["measured"] > 0, target
-        assert f"{target['status']}  {target['name']}" in output
+    _check_targets(report["targets"], TARGETS, output)
     assert report["server"]["keys_deleted_after"] > 0
 
 
@@ -145,15 +164,7 @@ async def test_quick_harness_writes_complete_report(valkey_url: str, client: Cli
     _check_report(report, output)
     assert report["server"]["cluster"] is False
     assert isinstance(client, GlideClient)
-    pattern = report["server"]["namespace"] + "*"
-    cursor: bytes | str = "0"
-    left: list[bytes] = []
-    while True:
-        page = await client.scan(cursor, match=pattern, count=1000)
-        cursor, left = cast(bytes, page[0]), left + cast(list[bytes], page[1])
-        if cursor == b"0":
-            break
-    assert left == []
+    assert await _left(client, report["server"]["namespace"] + "*") == []
 
 
 async def test_harness_runs_on_a_cluster_client(tmp_path: Path) -> None:
@@ -180,18 +191,11 @@ RECALL_TARGETS = (
 
 async def test_recall_benchmark_writes_complete_report(valkey_url: str, client: Client, tmp_path: Path) -> None:
     """The recall benchmark, tiny, reports latency, quality against brute force, add_message, redisvl; cleans up."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
+    output = await _run(
         *("-m", "benchmarks.recall", "--url", valkey_url, "--sizes", str(RECALL_SIZE), "--queries", "10"),
         *("--samples", "5", "--compare-messages", str(RECALL_SIZE), "--compare-rounds", "2", "--no-progress"),
         *("--out", str(tmp_path)),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
     )
-    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=90)
-    output = stdout.decode()
-    assert process.returncode == 0, output
     report = _recall_report(tmp_path, output)
     assert report["benchmark"] == "recall" and report["mode"] == "custom" and report["notes"] == [], report["notes"]
     assert report["versions"]["redisvl"][0].isdigit() and report["versions"]["wordllama"][0].isdigit()
@@ -241,12 +245,7 @@ async def test_recall_benchmark_writes_complete_report(valkey_url: str, client: 
     assert peer["quality"][names["2.0"]]["recall_at_5"] == 1.0  # every message a candidate: brute force too
     assert all(s["p50"] > 0 and s["median_of_rounds"] > 0 for s in peer["speedups"].values())
 
-    targets = report["targets"]
-    assert len(targets) == len(RECALL_TARGETS)
-    for expected, target in zip(RECALL_TARGETS, targets, strict=True):
-        assert target["name"].startswith(expected), target
-        assert target["status"] in ("PASS", "MISS") and target["measured"] > 0, target
-        assert f"{target['status']}  {target['name']}" in output
+    _check_targets(report["targets"], RECALL_TARGETS, output)
     assert isinstance(client, GlideClient)
     assert await _left(client, report["servers"]["namespace"] + "*") == []
 
@@ -257,14 +256,3 @@ def _recall_report(out: Path, output: str) -> dict[str, Any]:
     assert len(reports) == 1 and str(reports[0]) in output, output
     report: dict[str, Any] = json.loads(reports[0].read_text(encoding="utf-8"))
     return report
-
-
-async def _left(client: GlideClient, pattern: str) -> list[bytes]:
-    """Return the keys matching ``pattern`` (a whole SCAN)."""
-    cursor: bytes | str = "0"
-    left: list[bytes] = []
-    while True:
-        page = await client.scan(cursor, match=pattern, count=1000)
-        cursor, left = cast(bytes, page[0]), left + cast(list[bytes], page[1])
-        if cursor == b"0":
-            return left
