@@ -51,6 +51,8 @@ class Config:
         memory_messages: Messages stored for the MEMORY USAGE figures.
         strands_messages: Messages stored for the Strands list_messages figure.
         strands_rounds: Recorded list_messages calls.
+        durability_rounds: Recorded rounds of add_message with and without
+            ``Durability(replicas=1)``.
         progress: Show the progress bar (``None``: when stderr is a terminal).
         sizes: Content sizes of the message size sweep, in bytes.
     """
@@ -74,6 +76,7 @@ class Config:
     memory_messages: int = 1_000
     strands_messages: int = 1_000
     strands_rounds: int = 50
+    durability_rounds: int = 1000
     progress: bool | None = None
     sizes: tuple[int, ...] = MESSAGE_SIZES
 
@@ -85,6 +88,7 @@ class Config:
         "size_rounds",
         "index_samples",
         "strands_rounds",
+        "durability_rounds",
     )
     """The knobs :meth:`with_samples` sets: the recorded rounds of every latency group."""
 
@@ -109,6 +113,7 @@ class Config:
             concurrency_calls=20_000,
             concurrency_trials=5,
             strands_rounds=300,
+            durability_rounds=5_000,
         )
 
     def with_samples(self, samples: int) -> Config:

@@ -118,6 +118,15 @@ def _notes(results: Results) -> list[str]:
             )
         server = "; ".join(f"{name} {us:.1f} µs" for name, us in extra["server_us_per_call"].items())
         lines.append(f"server time per call, each alone (INFO commandstats): {server}")
+        wrapper = extra["telemetry_wrapper_ratio"]
+        lines.append(f"OpenTelemetry wrapper, no SDK configured: add_message p50 {wrapper:.3f}x the unwrapped method")
+    durable = results.sections.get("durability")
+    if durable is not None:
+        extra = durable.extra
+        lines.append(
+            f"Durability(replicas=1): add_message p50 {extra['p50_ratio']:.2f}x (+{extra['p50_extra_us']:,.0f} µs) "
+            f"on {extra['where']}"
+        )
     strands = results.sections.get("strands")
     if strands is not None:
         extra = strands.extra

@@ -15,7 +15,7 @@ from typing import Any
 
 from glide import GlideClusterClient
 
-from benchmarks import adapter, scaling, scenarios
+from benchmarks import adapter, durability, scaling, scenarios
 from benchmarks.config import Config, config_json
 from benchmarks.harness import Progress, Section, Target
 from benchmarks.targets import evaluate
@@ -136,6 +136,8 @@ def planned_steps(config: Config) -> int:
         + sum(config.scan_rounds(n) for n in config.keyspaces)
         + config.strands_rounds
         + config.warmup(config.strands_rounds)
+        + config.durability_rounds
+        + config.warmup(config.durability_rounds)
     )
 
 
@@ -153,6 +155,7 @@ async def _measure(ws: Workspace, config: Config, progress: Progress) -> dict[st
         ("concurrency", scaling.concurrency),
         ("keyspace", scaling.keyspace),
         ("strands", adapter.strands_restore),
+        ("durability", durability.durability),
     ]
     for name, scenario in steps:
         progress.stage(name)

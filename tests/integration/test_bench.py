@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = 8
 KEYSPACES = (20, 40)
 TASKS = (1, 10, 100)
-SECTIONS = {"commands", "append", "operations", "sizes", "memory", "concurrency", "keyspace", "strands"}
+SECTIONS = {"commands", "append", "operations", "sizes", "memory", "concurrency", "keyspace", "strands", "durability"}
 TARGETS = (
     "add_message p50 / floor function p50",
     "server µs per add_message / server µs of the floor function",
@@ -142,6 +142,10 @@ def _check_report(report: dict[str, Any], output: str) -> None:
     assert all(level["floor_script_ops_per_s"] > 0 and level["floor_ratio"] > 0 for level in throughput)
     assert all(level["floor_function_ops_per_s"] > 0 and level["ratio_to_floor_function"] > 0 for level in throughput)
     assert sections["append"]["telemetry_wrapper_ratio"] > 0
+    durable = sections["durability"]
+    _check_rows(durable["rows"])
+    assert [row["name"] for row in durable["rows"]] == ["add_message", "add_message, Durability(replicas=1)"]
+    assert durable["p50_ratio"] > 0 and "Durability(replicas=1): add_message p50" in output
     memory = sections["memory"]["rows"]
     assert len(memory) == 4 and all(row["bytes_per_message"] > row["stored_json_bytes"] * 0.5 for row in memory)
     strands = sections["strands"]
