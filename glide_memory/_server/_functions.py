@@ -131,6 +131,31 @@ def _recall_flag(vector: VectorData | None) -> str:
     return f"d:{vector.role}:{vector.ts}"
 
 
+def _documents(messages: Sequence[Encoded]) -> list[str]:
+    """Return the keys of the search documents that ``messages`` write."""
+    return [vector.document for *_, vector in messages if vector is not None and vector.document is not None]
+
+
+def _packed(header: Sequence[str], messages: Sequence[Encoded], last: str) -> list[str | bytes]:
+    """Return the arguments of ``append`` and ``rewrite`` after their header's own fields.
+
+    One argument packs ``header``, each message's id, digest, tokens,
+    pinned flag and recall flag, then ``last``; the payloads and the vector
+    records follow.
+    """
+    fields = list(header)
+    payloads: list[str | bytes] = []
+    records: list[bytes] = []
+    for message_id, digest, tokens, pinned, payload, vector in messages:
+        fields += (message_id, digest, str(tokens), "1" if pinned else "0", _recall_flag(vector))
+        payloads.append(payload)
+        if vector is not None and vector.record is not None:
+            records.append(vector.record)
+    fields.append(last)
+    # one packed argument: glide's client spends more per argument than the server's split does
+    return ["\t".join(fields), *payloads, *records]
+
+
 def append_arguments(
     *,
     now: str,
@@ -145,26 +170,13 @@ def append_arguments(
     messages: Sequence[Encoded],
 ) -> tuple[list[str | bytes], list[str]]:
     """Return the arguments of the ``append`` function (see :func:`append`) and the search document keys to declare."""
-    documents = [vector.document for *_, vector in messages if vector is not None and vector.document is not None]
+    documents = _documents(messages)
+    total = sum(tokens for _, _, tokens, *_ in messages)
     header = [
-        now, str(window), owner or "", companions, register, str(target + 1), "", pin_field, thread,
+        now, str(window), owner or "", companions, register, str(target + 1), str(total), pin_field, thread,
         str(len(documents)), str(tags.grace),
     ]  # fmt: skip
-    arguments: list[str | bytes] = [""]
-    records: list[bytes] = []
-    total = 0
-    for message_id, digest, tokens, pinned, payload, vector in messages:
-        header += (message_id, digest, str(tokens), "1" if pinned else "0", _recall_flag(vector))
-        arguments.append(payload)
-        total += tokens
-        if vector is not None and vector.record is not None:
-            records.append(vector.record)
-    header[6] = str(total)
-    header.append(tags.session_id)
-    # one packed argument: glide's client spends more per argument than the server's split does
-    arguments[0] = "\t".join(header)
-    arguments += records
-    return arguments, documents
+    return _packed(header, messages, tags.session_id), documents
 
 
 def append_one_arguments(*, now: str, window: int, owner: str | None, message: Encoded) -> list[str | bytes]:
@@ -540,19 +552,10 @@ async def rewrite(
     Raises:
         Stale: ``companions`` are not the stored ones (plus ``register``).
     """
-    documents = [vector.document for *_, vector in messages if vector is not None and vector.document is not None]
+    documents = _documents(messages)
     header = [now, owner or "", companions, register, str(target + 1), pin_field, op, thread, str(len(documents)),
               str(tags.grace)]  # fmt: skip
-    arguments: list[str | bytes] = [""]
-    records: list[bytes] = []
-    for message_id, digest, tokens, pinned, payload, vector in messages:
-        header += (message_id, digest, str(tokens), "1" if pinned else "0", _recall_flag(vector))
-        arguments.append(payload)
-        if vector is not None and vector.record is not None:
-            records.append(vector.record)
-    header.append(session_id)
-    arguments[0] = "\t".join(header)
-    arguments += records
+    arguments = _packed(header, messages, session_id)
     reply = await requests.fcall("rewrite", [*keys, *documents], arguments, session_id=session_id, user_id=owner)
     return int(_checked(reply, session_id=session_id, user_id=owner)[1])
 
