@@ -6,9 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from glide_memory import _validate
-from glide_memory._codec import format_time
 from glide_memory._core._parts import Parts, Scope
-from glide_memory._server import functions
+from glide_memory._server import Write, functions
 from glide_memory.errors import InvalidInputError
 from glide_memory.keys import new_message_id, record_kind
 
@@ -69,26 +68,15 @@ class Records:
         # a conditional write's answer depends on the state it found: an id lets a retry report the first one's
         op = "" if mode in ("any", "many") else new_message_id()
 
-        async def call(layout: list[str], companions: str) -> bool:
+        async def call(write: Write) -> bool:
             return await functions.record(
-                parts.requests,
-                [*layout, keys.ops],
-                session_id=session_id,
-                now=format_time(parts.settings.clock()),
-                owner=self._scope.user_id,
-                companions=companions,
-                register=companion,
-                target=layout.index(hash_key),
-                op=op,
-                mode=mode,
-                name=name,
-                value=value,
-                written=written,
-                removed=removed,
+                parts.requests, write, op=op, mode=mode, name=name, value=value, written=written, removed=removed
             )
 
         # declared even by a delete, so that a stale cache is corrected (a delete saves no new companion)
-        return await parts.with_companions(session_id, keys, call, register=companion)
+        return await parts.write(
+            session_id, keys, call, owner=self._scope.user_id, target=hash_key, register=companion, ops=True
+        )
 
     async def get_many(self, session_id: str, kind: str, names: Sequence[str]) -> list[bytes | None]:
         """Return the named values (``None`` for each one missing), in one round trip."""
