@@ -299,22 +299,14 @@ async def clear(requests: Requests, write: Write, *, op: str) -> int:
 
 
 async def record(
-    requests: Requests,
-    write: Write,
-    *,
-    op: str,
-    mode: str,
-    name: str = "",
-    value: bytes = b"",
-    written: Sequence[tuple[str, bytes]] = (),
-    removed: Sequence[str] = (),
+    requests: Requests, write: Write, *, op: str, mode: str, fields: Sequence[tuple[str, bytes | None]]
 ) -> bool:
-    """Write (or with mode ``delete`` remove) field ``name`` of the hash ``keys[target]``.
+    """Write ``fields`` of the hash ``keys[target]``: with mode ``many`` each of them, atomically; else the one.
 
-    With mode ``many``, set every ``written`` field and remove every
-    ``removed`` one instead, atomically. ``keys`` ends with the session's
-    ops HASH; ``op`` identifies a conditional write, so that a retried one
-    reports what its first attempt did.
+    A ``None`` value removes its field; mode ``delete`` removes the one
+    field, whatever its value. ``keys`` ends with the session's ops HASH;
+    ``op`` identifies a conditional write, so that a retried one reports
+    what its first attempt did.
 
     Returns:
         Whether it was written or deleted; ``False`` when ``mode`` refused
@@ -325,12 +317,15 @@ async def record(
     """
     args: list[str | bytes] = [*write.head(), op, mode]
     if mode == "many":
-        for field, data in written:
-            args += (field, data)
+        for field, data in fields:
+            if data is not None:
+                args += (field, data)
+        removed = [field for field, data in fields if data is None]
         if removed:
             args += ("", *removed)
     else:
-        args += (name, value)
+        ((name, value),) = fields
+        args += (name, b"" if value is None else value)
     return bool(int(_applied(await _fcall(requests, "record", write, args), write)[1]))
 
 
