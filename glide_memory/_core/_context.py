@@ -22,7 +22,7 @@ from glide_memory import _validate, formats
 from glide_memory._codec import decode_message, encode_message, format_time, tool_kind
 from glide_memory._core._messages import Messages
 from glide_memory._core._parts import Parts, Scope
-from glide_memory._server import functions
+from glide_memory._server import Write, functions
 from glide_memory.errors import InvalidInputError, SessionNotFoundError, SummaryConflictError
 from glide_memory.keys import new_message_id
 from glide_memory.models import Format, Message, Role, Summarizer, Summary
@@ -163,17 +163,11 @@ class Context:
         archive = parts.schema.companion(session_id, names.archive)
         now = format_time(parts.settings.clock())
 
-        async def call(layout: list[str], companions: str) -> bool:
+        async def call(write: Write) -> bool:
             return await functions.summarize(
                 parts.requests,
-                layout,
-                session_id=session_id,
-                now=now,
-                owner=self._scope.user_id,
-                companions=companions,
-                register=names.archive,
-                target=layout.index(target),
-                archive=layout.index(archive),
+                write,
+                archive=write.keys.index(archive),
                 summary_field=names.summary,
                 previous=previous_raw or b"",
                 covered=len(cover),
@@ -182,7 +176,10 @@ class Context:
                 summary=payload,
             )
 
-        if not await parts.with_companions(session_id, keys, call, register=names.archive):
+        stored = await parts.write(
+            session_id, keys, call, owner=self._scope.user_id, target=target, register=names.archive, now=now
+        )
+        if not stored:
             raise SummaryConflictError(
                 "the session changed while the summarizer ran (another summary, or a trim); nothing was stored",
                 session_id=session_id,

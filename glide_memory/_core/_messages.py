@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from glide_memory import _validate
 from glide_memory._codec import build_message, coerce_role, decode_message, encode_message, format_time
 from glide_memory._core._index import UserIndex
 from glide_memory._core._parts import Command, Parts, Scope
 from glide_memory._core._recall import Recall
-from glide_memory._server import Appended, Encoded, Stale, VectorData, functions
+from glide_memory._server import Appended, Encoded, Stale, VectorData, Write, functions
 from glide_memory._transport import MISS
 from glide_memory.errors import DurabilityError, GlideMemoryError, InvalidInputError, SessionNotFoundError
 from glide_memory.keys import list_names, new_message_id
@@ -25,6 +25,8 @@ PAGE = 100
 """Messages read per round trip by :meth:`Messages.iterate`."""
 
 _log = logging.getLogger("glide_memory")
+
+T = TypeVar("T")
 
 
 class Messages:
@@ -137,33 +139,22 @@ class Messages:
     ) -> None:
         """Append prepared messages in one atomic call, each at most once per id."""
         parts = self._parts
-        keys, target, names = parts.list_of(session_id, thread)
+        keys, target, _ = parts.list_of(session_id, thread)
         window = self._window(max_messages, session_id)
         if not messages:
             await parts.must_exist(session_id, keys.meta)
             return
         vectors, tags, later = await self._recall.vectors_for(session_id, messages, thread)
         encoded = _encoded(messages, session_id, vectors)
-
-        async def call(layout: list[str], companions: str) -> Appended:
-            return await functions.append(
-                parts.requests,
-                layout,
-                session_id=session_id,
-                now=format_time(parts.settings.clock()),
-                window=window,
-                owner=self._scope.user_id,
-                companions=companions,
-                register=names.companion,
-                target=layout.index(target),
-                pin_field=names.pinned,
-                thread=thread or "",
-                tags=tags,
-                messages=encoded,
-            )
-
         try:
-            done = await parts.with_companions(session_id, keys, call, register=names.companion)
+            done = await self._write(
+                session_id,
+                thread,
+                lambda write: functions.append(
+                    parts.requests, write, window=window, thread=thread or "", tags=tags, messages=encoded
+                ),
+                ops=False,
+            )
         except GlideMemoryError as exc:
             exc.message_ids = tuple(message[0] for message in encoded)
             if later and isinstance(exc, DurabilityError):
@@ -297,58 +288,62 @@ class Messages:
 
     # -- editing ------------------------------------------------------------
 
+    async def _write(
+        self,
+        session_id: str,
+        thread: str | None,
+        call: Callable[[Write], Awaitable[T]],
+        *,
+        register: str | None = None,
+        ops: bool = True,
+    ) -> T:
+        """Run a write function on one of the session's lists, in this scope.
+
+        ``register`` names the companion the write adds (by default the
+        list's own: declared even when it exists, so a stale cache is
+        corrected, and saved only when it is new); ``ops``, whether the
+        session's ops HASH is declared (an edit that carries an operation id).
+        """
+        keys, target, names = self._parts.list_of(session_id, thread)
+        return await self._parts.write(
+            session_id,
+            keys,
+            call,
+            owner=self._scope.user_id,
+            target=target,
+            register=names.companion if register is None else register,
+            pin_field=names.pinned,
+            ops=ops,
+        )
+
     async def clear(self, session_id: str, *, thread: str | None) -> int:
         """Remove a list's messages; return how many (the first attempt's count when retried)."""
         parts = self._parts
-        keys, target, names = parts.list_of(session_id, thread)
         op = new_message_id()
-
-        async def call(layout: list[str], companions: str) -> int:
-            return await functions.clear(
-                parts.requests,
-                [*layout, keys.ops],
-                session_id=session_id,
-                owner=self._scope.user_id,
-                companions=companions,
-                register=names.companion,
-                target=layout.index(target),
-                pin_field=names.pinned,
-                op=op,
-                now=format_time(parts.settings.clock()),
-            )
-
-        # the list is declared (registered if it is new: nothing is saved), so a stale cache is corrected
-        return await parts.with_companions(session_id, keys, call, register=names.companion)
+        return await self._write(session_id, thread, lambda write: functions.clear(parts.requests, write, op=op))
 
     async def replace(self, session_id: str, message: Message, *, thread: str | None) -> bool:
         """Put a new version of a stored message in its place; return whether one had its id."""
         parts = self._parts
-        keys, target, names = parts.list_of(session_id, thread)
+        _, target, _ = parts.list_of(session_id, thread)
         if not isinstance(message, Message) or message.id is None:
             raise InvalidInputError("replace_message needs a Message with an id", session_id=session_id)
         version = stamped(message, parts.settings.clock(), session_id)
         payload, digest = encode_message(version, session_id=session_id)
         (vector,), _, later = await self._recall.vectors_for(session_id, [version], thread)
 
-        async def call(layout: list[str], companions: str) -> int | None:
+        async def call(write: Write) -> int | None:
             return await functions.replace(
                 parts.requests,
-                layout,
-                session_id=session_id,
-                now=format_time(parts.settings.clock()),
-                owner=self._scope.user_id,
-                companions=companions,
-                register=names.companion,
-                target=layout.index(target),
+                write,
                 message_id=message.id or "",
                 digest=digest,
                 payload=payload,
-                pin_field=names.pinned,
                 thread=thread or "",
                 vector=vector,
             )
 
-        found = await parts.with_companions(session_id, keys, call, register=names.companion) is not None
+        found = await self._write(session_id, thread, call, ops=False) is not None
         if found and later:
             self._recall.defer(session_id, thread, [version], target)
         return found
@@ -356,53 +351,26 @@ class Messages:
     async def pop(self, session_id: str, *, thread: str | None) -> Message | None:
         """Remove the newest message of a list and return it, exactly once."""
         parts = self._parts
-        keys, target, names = parts.list_of(session_id, thread)
+        _, target, _ = parts.list_of(session_id, thread)
         op = new_message_id()
-
-        async def call(layout: list[str], companions: str) -> bytes | None:
-            return await functions.pop(
-                parts.requests,
-                [*layout, keys.ops],
-                session_id=session_id,
-                now=format_time(parts.settings.clock()),
-                owner=self._scope.user_id,
-                companions=companions,
-                register=names.companion,
-                target=layout.index(target),
-                pin_field=names.pinned,
-                op=op,
-            )
-
-        raw = await parts.with_companions(session_id, keys, call, register=names.companion)
+        raw = await self._write(session_id, thread, lambda write: functions.pop(parts.requests, write, op=op))
         return None if raw is None else decode_message(raw, key=target, index=-1, session_id=session_id)
 
     async def set(self, session_id: str, messages: Iterable[Message], *, thread: str | None) -> list[Message]:
         """Replace every message of a list, atomically and exactly once."""
         parts = self._parts
-        keys, target, names = parts.list_of(session_id, thread)
+        _, target, _ = parts.list_of(session_id, thread)
         stored = self.prepare(session_id, messages)
         vectors, tags, later = await self._recall.vectors_for(session_id, stored, thread)
         encoded = _encoded(stored, session_id, vectors)
         op = new_message_id()
-
-        async def call(layout: list[str], companions: str) -> int:
-            return await functions.rewrite(
-                parts.requests,
-                [*layout, keys.ops],
-                session_id=session_id,
-                now=format_time(parts.settings.clock()),
-                owner=self._scope.user_id,
-                companions=companions,
-                register=names.companion,
-                target=layout.index(target),
-                pin_field=names.pinned,
-                op=op,
-                thread=thread or "",
-                tags=tags,
-                messages=encoded,
-            )
-
-        await parts.with_companions(session_id, keys, call, register=names.companion)
+        await self._write(
+            session_id,
+            thread,
+            lambda write: functions.rewrite(
+                parts.requests, write, op=op, thread=thread or "", tags=tags, messages=encoded
+            ),
+        )
         if later:
             self._recall.defer(session_id, thread, stored, target)
         return stored
@@ -410,7 +378,7 @@ class Messages:
     async def delete(self, session_id: str, message_ids: Iterable[str], *, thread: str | None) -> int:
         """Remove the messages with these ids from a list; return how many, exactly once."""
         parts = self._parts
-        keys, target, names = parts.list_of(session_id, thread)
+        keys, _, _ = parts.list_of(session_id, thread)
         if isinstance(message_ids, str) or not isinstance(message_ids, Iterable):
             raise InvalidInputError("message_ids must be an iterable of ids", session_id=session_id)
         wanted = sorted({_validate.identifier(m, kind="message id", session_id=session_id) for m in message_ids})
@@ -420,48 +388,24 @@ class Messages:
                 raise SessionNotFoundError(session_id)
             return 0
         op = new_message_id()
-
-        async def call(layout: list[str], companions: str) -> int:
-            return await functions.remove(
-                parts.requests,
-                [*layout, keys.ops],
-                session_id=session_id,
-                now=format_time(parts.settings.clock()),
-                owner=self._scope.user_id,
-                companions=companions,
-                register=names.companion,
-                target=layout.index(target),
-                pin_field=names.pinned,
-                op=op,
-                message_ids=wanted,
-            )
-
-        return await parts.with_companions(session_id, keys, call, register=names.companion)
+        return await self._write(
+            session_id, thread, lambda write: functions.remove(parts.requests, write, op=op, message_ids=wanted)
+        )
 
     async def archive(self, session_id: str, count: int, *, thread: str | None) -> int:
         """Move the oldest ``count`` unpinned messages of a list to its archive; return how many moved."""
         parts = self._parts
-        keys, target, names = parts.list_of(session_id, thread)
+        _, _, names = parts.list_of(session_id, thread)
         wanted = _validate.non_negative(count, "count", session_id=session_id)
         archive = parts.schema.companion(session_id, names.archive)
         op = new_message_id()
 
-        async def call(layout: list[str], companions: str) -> int:
+        async def call(write: Write) -> int:
             return await functions.archive(
-                parts.requests,
-                [*layout, keys.ops],
-                session_id=session_id,
-                now=format_time(parts.settings.clock()),
-                owner=self._scope.user_id,
-                companions=companions,
-                register=names.archive,
-                target=layout.index(target),
-                archive=layout.index(archive),
-                count=wanted,
-                op=op,
+                parts.requests, write, archive=write.keys.index(archive), count=wanted, op=op
             )
 
-        return await parts.with_companions(session_id, keys, call, register=names.archive)
+        return await self._write(session_id, thread, call, register=names.archive)
 
 
 def _encoded(messages: list[Message], session_id: str, vectors: list[VectorData | None]) -> list[Encoded]:

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 from glide import Batch, ClusterBatch, GlideClient, GlideClusterClient
 
 from glide_memory import _validate
-from glide_memory._server import Stale, functions
+from glide_memory._codec import format_time
+from glide_memory._server import Stale, Write, functions
 from glide_memory._transport import Requests
 from glide_memory.errors import (
     InvalidInputError,
@@ -142,6 +143,44 @@ class Parts:
             self.remember_companions(session_id, declared)
             return result
         raise ServerError(f"the companion keys of session {session_id!r} kept changing", session_id=session_id)
+
+    async def write(
+        self,
+        session_id: str,
+        keys: SessionKeys,
+        call: Callable[[Write], Awaitable[T]],
+        *,
+        owner: str | None,
+        target: str | None = None,
+        register: str = "",
+        pin_field: str = "",
+        ops: bool = False,
+        now: str | None = None,
+    ) -> T:
+        """Run a write function with every key of the session declared (see :meth:`with_companions`).
+
+        ``call`` gets a :class:`Write` for each attempt: ``now`` (by default
+        the clock's time at that attempt), the declared keys (then the
+        session's ops HASH, with ``ops``) and the position of ``target``
+        among them (``None``: the meta HASH, for a write to the session as a
+        whole).
+        """
+
+        async def attempt(layout: list[str], companions: str) -> T:
+            return await call(
+                Write(
+                    session_id=session_id,
+                    owner=owner,
+                    now=format_time(self.settings.clock()) if now is None else now,
+                    keys=(*layout, keys.ops) if ops else tuple(layout),
+                    companions=companions,
+                    register=register,
+                    target=0 if target is None else layout.index(target),
+                    pin_field=pin_field,
+                )
+            )
+
+        return await self.with_companions(session_id, keys, attempt, register=register)
 
     def known_companions(self, session_id: str) -> str:
         """Return the companion names remembered for a session (``""``: none known)."""

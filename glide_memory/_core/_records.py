@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from glide_memory import _validate
-from glide_memory._codec import format_time
 from glide_memory._core._parts import Parts, Scope
 from glide_memory._server import functions
 from glide_memory.errors import InvalidInputError
@@ -31,64 +30,44 @@ class Records:
         """Store one named value; ``False`` when ``only_if`` refused (the first attempt's answer when retried)."""
         if only_if not in (None, "absent", "present"):
             raise InvalidInputError(f"only_if must be 'absent', 'present' or None, not {only_if!r}")
-        return await self._write(session_id, kind, only_if or "any", name=name, value=_value(value, session_id))
+        return await self._write(session_id, kind, only_if or "any", [(name, _value(value, session_id))])
 
     async def put_many(self, session_id: str, kind: str, values: Mapping[str, bytes | str | None]) -> None:
         """Set several named values at once (``None`` removes one), atomically."""
         if not isinstance(values, Mapping):
             raise InvalidInputError(f"values must be a mapping, not {type(values).__name__}", session_id=session_id)
         written = [(name, _value(value, session_id)) for name, value in values.items() if value is not None]
-        removed = [name for name, value in values.items() if value is None]
-        await self._write(session_id, kind, "many", written=written, removed=removed)
+        removed = [(name, None) for name, value in values.items() if value is None]
+        await self._write(session_id, kind, "many", [*written, *removed])
 
     async def delete(self, session_id: str, kind: str, name: str) -> bool:
         """Remove one named value; return whether it existed (the first attempt's answer when retried)."""
-        return await self._write(session_id, kind, "delete", name=name)
+        return await self._write(session_id, kind, "delete", [(name, None)])
 
-    async def _write(
-        self,
-        session_id: str,
-        kind: str,
-        mode: str,
-        *,
-        name: str = "",
-        value: bytes = b"",
-        written: Sequence[tuple[str, bytes]] = (),
-        removed: Sequence[str] = (),
-    ) -> bool:
+    async def _write(self, session_id: str, kind: str, mode: str, fields: Sequence[tuple[str, bytes | None]]) -> bool:
+        """Write ``fields`` of a record kind (see ``functions.record``: ``None`` removes one)."""
         parts = self._parts
         keys = parts.schema.keys(session_id)
         companion = record_kind(kind)
         hash_key = parts.schema.companion(session_id, companion)
-        names = [*(n for n, _ in written), *removed] if mode == "many" else [name]
-        for each in names:
-            _validate.identifier(each, kind="record name", session_id=session_id, max_length=1024)
-        if mode == "many" and not names:
+        for name, _ in fields:
+            _validate.identifier(name, kind="record name", session_id=session_id, max_length=1024)
+        if mode == "many" and not fields:
             await self._parts.must_exist(session_id, keys.meta)
             return False
         # a conditional write's answer depends on the state it found: an id lets a retry report the first one's
         op = "" if mode in ("any", "many") else new_message_id()
 
-        async def call(layout: list[str], companions: str) -> bool:
-            return await functions.record(
-                parts.requests,
-                [*layout, keys.ops],
-                session_id=session_id,
-                now=format_time(parts.settings.clock()),
-                owner=self._scope.user_id,
-                companions=companions,
-                register=companion,
-                target=layout.index(hash_key),
-                op=op,
-                mode=mode,
-                name=name,
-                value=value,
-                written=written,
-                removed=removed,
-            )
-
         # declared even by a delete, so that a stale cache is corrected (a delete saves no new companion)
-        return await parts.with_companions(session_id, keys, call, register=companion)
+        return await parts.write(
+            session_id,
+            keys,
+            lambda write: functions.record(parts.requests, write, op=op, mode=mode, fields=fields),
+            owner=self._scope.user_id,
+            target=hash_key,
+            register=companion,
+            ops=True,
+        )
 
     async def get_many(self, session_id: str, kind: str, names: Sequence[str]) -> list[bytes | None]:
         """Return the named values (``None`` for each one missing), in one round trip."""

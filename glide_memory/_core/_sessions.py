@@ -199,18 +199,12 @@ class Sessions:
         keys = parts.schema.keys(session_id)
         new_ttl = None if isinstance(ttl, Unset) else (_validate.ttl(ttl, session_id=session_id) or 0)
 
-        async def call(layout: list[str], companions: str) -> tuple[int | None, str | None]:
-            return await functions.touch(
-                parts.requests,
-                layout,
-                session_id=session_id,
-                now=format_time(parts.settings.clock()),
-                ttl=new_ttl,
-                owner=self._scope.user_id,
-                companions=companions,
-            )
-
-        kept, owner = await parts.with_companions(session_id, keys, call)
+        kept, owner = await parts.write(
+            session_id,
+            keys,
+            lambda write: functions.touch(parts.requests, write, ttl=new_ttl),
+            owner=self._scope.user_id,
+        )
         if owner is not None:
             await self._index.extend(owner, kept or None)
 

@@ -10,6 +10,7 @@ from glide_memory._server._functions import (
     SearchTags,
     Stale,
     VectorData,
+    Write,
 )
 from glide_memory._server._library import LIBRARY
 
@@ -23,5 +24,6 @@ __all__ = [
     "SearchTags",
     "Stale",
     "VectorData",
+    "Write",
     "functions",
 ]

@@ -78,6 +78,49 @@ def _checked(reply: Sequence[Any], *, session_id: str, user_id: str | None) -> S
     raise from_tag(reply, session_id=session_id, user_id=user_id)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Write:
+    """One attempt at a write to a session: what every write function takes besides its own arguments.
+
+    The core makes one per attempt, from the keys and companion names that
+    ``Parts.with_companions`` declares for that attempt.
+    """
+
+    session_id: str
+    owner: str | None
+    """The scope's user, checked on the server (``None``: the whole store)."""
+    now: str
+    """The time of the write, as ``meta`` stores times."""
+    keys: tuple[str, ...]
+    """Every key the function declares: meta, chat, msgids, vec, vecmsg, each companion, then an edit's ops HASH."""
+    companions: str
+    """The companion names ``keys`` declares, comma-separated; the function checks them against the stored ones."""
+    register: str = ""
+    """A companion the write adds (``""``: none), declared in ``keys`` and ``companions`` already."""
+    target: int = 0
+    """The position in ``keys`` of the list or HASH written (0, the meta HASH: the session as a whole)."""
+    pin_field: str = ""
+    """The meta field counting the written list's pinned messages."""
+
+    def head(self) -> list[str]:
+        """Return how most write functions' arguments open: now, owner, companions, register, target (from 1)."""
+        return [self.now, self.owner or "", self.companions, self.register, str(self.target + 1)]
+
+
+async def _fcall(
+    requests: Requests, function: str, write: Write, args: Sequence[str | bytes], documents: Sequence[str] = ()
+) -> Any:
+    """Call a write function with the write's keys (then ``documents``, search document keys); return its reply."""
+    return await requests.fcall(
+        function, [*write.keys, *documents], args, session_id=write.session_id, user_id=write.owner
+    )
+
+
+def _applied(reply: Any, write: Write) -> Sequence[Any]:
+    """Return the reply of a write function that applied the write; raise what its tag says otherwise."""
+    return _checked(reply, session_id=write.session_id, user_id=write.owner)
+
+
 @dataclass(frozen=True, slots=True)
 class Appended:
     """What an append did."""
@@ -131,40 +174,29 @@ def _recall_flag(vector: VectorData | None) -> str:
     return f"d:{vector.role}:{vector.ts}"
 
 
-def append_arguments(
-    *,
-    now: str,
-    window: int,
-    owner: str | None,
-    companions: str,
-    register: str,
-    target: int,
-    pin_field: str,
-    thread: str,
-    tags: SearchTags,
-    messages: Sequence[Encoded],
-) -> tuple[list[str | bytes], list[str]]:
-    """Return the arguments of the ``append`` function (see :func:`append`) and the search document keys to declare."""
-    documents = [vector.document for *_, vector in messages if vector is not None and vector.document is not None]
-    header = [
-        now, str(window), owner or "", companions, register, str(target + 1), "", pin_field, thread,
-        str(len(documents)), str(tags.grace),
-    ]  # fmt: skip
-    arguments: list[str | bytes] = [""]
+def _documents(messages: Sequence[Encoded]) -> list[str]:
+    """Return the keys of the search documents that ``messages`` write."""
+    return [vector.document for *_, vector in messages if vector is not None and vector.document is not None]
+
+
+def _packed(header: Sequence[str], messages: Sequence[Encoded], last: str) -> list[str | bytes]:
+    """Return the arguments of ``append`` and ``rewrite`` after their header's own fields.
+
+    One argument packs ``header``, each message's id, digest, tokens,
+    pinned flag and recall flag, then ``last``; the payloads and the vector
+    records follow.
+    """
+    fields = list(header)
+    payloads: list[str | bytes] = []
     records: list[bytes] = []
-    total = 0
     for message_id, digest, tokens, pinned, payload, vector in messages:
-        header += (message_id, digest, str(tokens), "1" if pinned else "0", _recall_flag(vector))
-        arguments.append(payload)
-        total += tokens
+        fields += (message_id, digest, str(tokens), "1" if pinned else "0", _recall_flag(vector))
+        payloads.append(payload)
         if vector is not None and vector.record is not None:
             records.append(vector.record)
-    header[6] = str(total)
-    header.append(tags.session_id)
+    fields.append(last)
     # one packed argument: glide's client spends more per argument than the server's split does
-    arguments[0] = "\t".join(header)
-    arguments += records
-    return arguments, documents
+    return ["\t".join(fields), *payloads, *records]
 
 
 def append_one_arguments(*, now: str, window: int, owner: str | None, message: Encoded) -> list[str | bytes]:
@@ -180,42 +212,28 @@ def append_one_arguments(*, now: str, window: int, owner: str | None, message: E
 
 async def append(
     requests: Requests,
-    keys: Sequence[str],
+    write: Write,
     *,
-    session_id: str,
-    now: str,
     window: int,
-    owner: str | None,
-    companions: str,
-    register: str,
-    target: int,
-    pin_field: str,
     thread: str,
     tags: SearchTags,
     messages: Sequence[Encoded],
 ) -> Appended:
     """Append messages to ``keys[target]``, each at most once per id, with what recall keeps of them.
 
-    ``pin_field`` names the meta field counting the list's pinned messages;
-    ``thread`` the list's thread (``""``: the main conversation).
+    ``thread`` names the list's thread (``""``: the main conversation).
 
     Raises:
         Stale: ``companions`` are not the stored ones (plus ``register``).
     """
-    arguments, documents = append_arguments(
-        now=now,
-        window=window,
-        owner=owner,
-        companions=companions,
-        register=register,
-        target=target,
-        pin_field=pin_field,
-        thread=thread,
-        tags=tags,
-        messages=messages,
-    )
-    reply = await requests.fcall("append", [*keys, *documents], arguments, session_id=session_id, user_id=owner)
-    return appended(reply, session_id=session_id, owner=owner)
+    documents = _documents(messages)
+    total = sum(tokens for _, _, tokens, *_ in messages)
+    header = [
+        write.now, str(window), write.owner or "", write.companions, write.register, str(write.target + 1), str(total),
+        write.pin_field, thread, str(len(documents)), str(tags.grace),
+    ]  # fmt: skip
+    reply = await _fcall(requests, "append", write, _packed(header, messages, tags.session_id), documents)
+    return appended(reply, session_id=write.session_id, owner=write.owner)
 
 
 def appended(reply: Any, *, session_id: str, owner: str | None) -> Appended:
@@ -238,27 +256,14 @@ def appended(reply: Any, *, session_id: str, owner: str | None) -> Appended:
     )
 
 
-async def touch(
-    requests: Requests,
-    keys: Sequence[str],
-    *,
-    session_id: str,
-    now: str,
-    ttl: int | None,
-    owner: str | None,
-    companions: str,
-) -> tuple[int | None, str | None]:
+async def touch(requests: Requests, write: Write, *, ttl: int | None) -> tuple[int | None, str | None]:
     """Refresh every key's TTL (``ttl``: new TTL, 0 never expire, ``None`` keep); return ``(ttl, owner)``.
 
     Raises:
         Stale: ``companions`` are not the stored ones.
     """
-    args = [now, "" if ttl is None else str(ttl), owner or "", companions]
-    reply = _checked(
-        await requests.fcall("touch", keys, args, session_id=session_id, user_id=owner),
-        session_id=session_id,
-        user_id=owner,
-    )
+    args = [write.now, "" if ttl is None else str(ttl), write.owner or "", write.companions]
+    reply = _applied(await _fcall(requests, "touch", write, args), write)
     kept = reply[1]
     return (None if kept is None or kept is False else int(kept)), _text(reply[2])
 
@@ -281,19 +286,7 @@ async def update(
     _checked(reply, session_id=session_id, user_id=owner)
 
 
-async def clear(
-    requests: Requests,
-    keys: Sequence[str],
-    *,
-    session_id: str,
-    owner: str | None,
-    companions: str,
-    register: str,
-    target: int,
-    pin_field: str,
-    op: str,
-    now: str,
-) -> int:
+async def clear(requests: Requests, write: Write, *, op: str) -> int:
     """Remove the messages of ``keys[target]``; return how many were removed (the first attempt's count on a retry).
 
     ``keys`` ends with the session's ops HASH.
@@ -301,34 +294,19 @@ async def clear(
     Raises:
         Stale: ``companions`` are not the stored ones.
     """
-    args = [owner or "", companions, register, str(target + 1), pin_field, op, now]
-    reply = await requests.fcall("clear", keys, args, session_id=session_id, user_id=owner)
-    return int(_checked(reply, session_id=session_id, user_id=owner)[1])
+    args = [write.owner or "", write.companions, write.register, str(write.target + 1), write.pin_field, op, write.now]
+    return int(_applied(await _fcall(requests, "clear", write, args), write)[1])
 
 
 async def record(
-    requests: Requests,
-    keys: Sequence[str],
-    *,
-    session_id: str,
-    now: str,
-    owner: str | None,
-    companions: str,
-    register: str,
-    target: int,
-    op: str,
-    mode: str,
-    name: str = "",
-    value: bytes = b"",
-    written: Sequence[tuple[str, bytes]] = (),
-    removed: Sequence[str] = (),
+    requests: Requests, write: Write, *, op: str, mode: str, fields: Sequence[tuple[str, bytes | None]]
 ) -> bool:
-    """Write (or with mode ``delete`` remove) field ``name`` of the hash ``keys[target]``.
+    """Write ``fields`` of the hash ``keys[target]``: with mode ``many`` each of them, atomically; else the one.
 
-    With mode ``many``, set every ``written`` field and remove every
-    ``removed`` one instead, atomically. ``keys`` ends with the session's
-    ops HASH; ``op`` identifies a conditional write, so that a retried one
-    reports what its first attempt did.
+    A ``None`` value removes its field; mode ``delete`` removes the one
+    field, whatever its value. ``keys`` ends with the session's ops HASH;
+    ``op`` identifies a conditional write, so that a retried one reports
+    what its first attempt did.
 
     Returns:
         Whether it was written or deleted; ``False`` when ``mode`` refused
@@ -337,32 +315,27 @@ async def record(
     Raises:
         Stale: ``companions`` are not the stored ones (plus ``register``).
     """
-    args: list[str | bytes] = [now, owner or "", companions, register, str(target + 1), op, mode]
+    args: list[str | bytes] = [*write.head(), op, mode]
     if mode == "many":
-        for field, data in written:
-            args += (field, data)
+        for field, data in fields:
+            if data is not None:
+                args += (field, data)
+        removed = [field for field, data in fields if data is None]
         if removed:
             args += ("", *removed)
     else:
-        args += (name, value)
-    reply = await requests.fcall("record", keys, args, session_id=session_id, user_id=owner)
-    return bool(int(_checked(reply, session_id=session_id, user_id=owner)[1]))
+        ((name, value),) = fields
+        args += (name, b"" if value is None else value)
+    return bool(int(_applied(await _fcall(requests, "record", write, args), write)[1]))
 
 
 async def replace(
     requests: Requests,
-    keys: Sequence[str],
+    write: Write,
     *,
-    session_id: str,
-    now: str,
-    owner: str | None,
-    companions: str,
-    register: str,
-    target: int,
     message_id: str,
     digest: str,
     payload: bytes,
-    pin_field: str,
     thread: str = "",
     vector: VectorData | None = None,
 ) -> int | None:
@@ -372,13 +345,11 @@ async def replace(
         Stale: ``companions`` are not the stored ones.
     """
     args: list[str | bytes] = [
-        now, owner or "", companions, register, str(target + 1), message_id, digest, payload, pin_field,
-        thread, _recall_flag(vector), b"" if vector is None else vector.record or b"", session_id,
+        *write.head(), message_id, digest, payload, write.pin_field, thread, _recall_flag(vector),
+        b"" if vector is None else vector.record or b"", write.session_id,
     ]  # fmt: skip
-    if vector is not None and vector.document is not None:
-        keys = [*keys, vector.document]
-    reply = await requests.fcall("replace", keys, args, session_id=session_id, user_id=owner)
-    position = _checked(reply, session_id=session_id, user_id=owner)[1]
+    documents = [vector.document] if vector is not None and vector.document is not None else []
+    position = _applied(await _fcall(requests, "replace", write, args, documents), write)[1]
     return None if position is None or position is False else int(position)
 
 
@@ -454,14 +425,8 @@ async def context(
 
 async def summarize(
     requests: Requests,
-    keys: Sequence[str],
+    write: Write,
     *,
-    session_id: str,
-    now: str,
-    owner: str | None,
-    companions: str,
-    register: str,
-    target: int,
     archive: int,
     summary_field: str,
     previous: bytes,
@@ -470,7 +435,7 @@ async def summarize(
     last_id: str,
     summary: bytes,
 ) -> bool:
-    """Archive the ``covered`` oldest unpinned messages of ``keys[target]`` and store ``summary``.
+    """Archive the ``covered`` oldest unpinned messages of ``keys[target]`` in ``keys[archive]``; store ``summary``.
 
     Returns:
         ``False`` when the summary or the messages changed since they were read.
@@ -479,130 +444,60 @@ async def summarize(
         Stale: ``companions`` are not the stored ones (plus ``register``).
     """
     args: list[str | bytes] = [
-        now, owner or "", companions, register, str(target + 1), str(archive + 1), summary_field, previous,
-        str(covered), first_id, last_id, summary,
+        *write.head(), str(archive + 1), summary_field, previous, str(covered), first_id, last_id, summary,
     ]  # fmt: skip
-    reply = await requests.fcall("summarize", keys, args, session_id=session_id, user_id=owner)
+    reply = await _fcall(requests, "summarize", write, args)
     if _text(reply[0]) == "moved":
         return False
-    _checked(reply, session_id=session_id, user_id=owner)
+    _applied(reply, write)
     return True
 
 
 # -- edits that carry an operation id: the last key is the session's ops HASH --
 
 
-async def pop(
-    requests: Requests,
-    keys: Sequence[str],
-    *,
-    session_id: str,
-    now: str,
-    owner: str | None,
-    companions: str,
-    register: str,
-    target: int,
-    pin_field: str,
-    op: str,
-) -> bytes | None:
+async def pop(requests: Requests, write: Write, *, op: str) -> bytes | None:
     """Remove the newest entry of ``keys[target]``; return it, ``None`` if the list was empty.
 
     Raises:
         Stale: ``companions`` are not the stored ones.
     """
-    args = [now, owner or "", companions, register, str(target + 1), pin_field, op]
-    reply = _checked(
-        await requests.fcall("pop", keys, args, session_id=session_id, user_id=owner),
-        session_id=session_id,
-        user_id=owner,
-    )
+    reply = _applied(await _fcall(requests, "pop", write, [*write.head(), write.pin_field, op]), write)
     return None if reply[1] is None or reply[1] is False else bytes(reply[1])
 
 
 async def rewrite(
-    requests: Requests,
-    keys: Sequence[str],
-    *,
-    session_id: str,
-    now: str,
-    owner: str | None,
-    companions: str,
-    register: str,
-    target: int,
-    pin_field: str,
-    op: str,
-    thread: str,
-    tags: SearchTags,
-    messages: Sequence[Encoded],
+    requests: Requests, write: Write, *, op: str, thread: str, tags: SearchTags, messages: Sequence[Encoded]
 ) -> int:
     """Replace the entries of ``keys[target]`` with ``messages`` (and what recall keeps of them).
 
     Raises:
         Stale: ``companions`` are not the stored ones (plus ``register``).
     """
-    documents = [vector.document for *_, vector in messages if vector is not None and vector.document is not None]
-    header = [now, owner or "", companions, register, str(target + 1), pin_field, op, thread, str(len(documents)),
-              str(tags.grace)]  # fmt: skip
-    arguments: list[str | bytes] = [""]
-    records: list[bytes] = []
-    for message_id, digest, tokens, pinned, payload, vector in messages:
-        header += (message_id, digest, str(tokens), "1" if pinned else "0", _recall_flag(vector))
-        arguments.append(payload)
-        if vector is not None and vector.record is not None:
-            records.append(vector.record)
-    header.append(session_id)
-    arguments[0] = "\t".join(header)
-    arguments += records
-    reply = await requests.fcall("rewrite", [*keys, *documents], arguments, session_id=session_id, user_id=owner)
-    return int(_checked(reply, session_id=session_id, user_id=owner)[1])
+    documents = _documents(messages)
+    header = [*write.head(), write.pin_field, op, thread, str(len(documents)), str(tags.grace)]
+    reply = await _fcall(requests, "rewrite", write, _packed(header, messages, write.session_id), documents)
+    return int(_applied(reply, write)[1])
 
 
-async def remove(
-    requests: Requests,
-    keys: Sequence[str],
-    *,
-    session_id: str,
-    now: str,
-    owner: str | None,
-    companions: str,
-    register: str,
-    target: int,
-    pin_field: str,
-    op: str,
-    message_ids: Sequence[str],
-) -> int:
+async def remove(requests: Requests, write: Write, *, op: str, message_ids: Sequence[str]) -> int:
     """Remove the entries of ``keys[target]`` whose id is in ``message_ids``; return how many.
 
     Raises:
         Stale: ``companions`` are not the stored ones.
     """
-    args = [now, owner or "", companions, register, str(target + 1), pin_field, op, *message_ids]
-    reply = await requests.fcall("remove", keys, args, session_id=session_id, user_id=owner)
-    return int(_checked(reply, session_id=session_id, user_id=owner)[1])
+    args = [*write.head(), write.pin_field, op, *message_ids]
+    return int(_applied(await _fcall(requests, "remove", write, args), write)[1])
 
 
-async def archive(
-    requests: Requests,
-    keys: Sequence[str],
-    *,
-    session_id: str,
-    now: str,
-    owner: str | None,
-    companions: str,
-    register: str,
-    target: int,
-    archive: int,
-    count: int,
-    op: str,
-) -> int:
+async def archive(requests: Requests, write: Write, *, archive: int, count: int, op: str) -> int:
     """Move the oldest ``count`` unpinned entries of ``keys[target]`` (and orphaned results) to ``keys[archive]``.
 
     Raises:
         Stale: ``companions`` are not the stored ones (plus ``register``).
     """
-    args = [now, owner or "", companions, register, str(target + 1), str(archive + 1), str(count), op]
-    reply = await requests.fcall("archive", keys, args, session_id=session_id, user_id=owner)
-    return int(_checked(reply, session_id=session_id, user_id=owner)[1])
+    args = [*write.head(), str(archive + 1), str(count), op]
+    return int(_applied(await _fcall(requests, "archive", write, args), write)[1])
 
 
 async def read(
