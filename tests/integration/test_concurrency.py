@@ -41,8 +41,9 @@ async def test_five_thousand_concurrent_calls_all_succeed(store: SessionStore, u
 async def test_in_flight_bound_is_respected(client: Client, user_id: str) -> None:
     """A store never has more glide requests in flight than max_in_flight: calls alone and batches alike.
 
-    Calls arrive one loop turn apart, so the coalescer sends a batch per turn
-    while earlier ones are in flight, until the bound holds the rest back.
+    Calls arrive one loop turn apart over a slow link, so the coalescer sends a
+    batch per turn while earlier ones are in flight, until the bound holds the
+    rest back.
     """
     store = SessionStore(client, max_in_flight=7)
     sid = (await store.create_session(user_id)).session_id
@@ -56,6 +57,7 @@ async def test_in_flight_bound_is_respected(client: Client, user_id: str) -> Non
             batched += name == "exec"
             peak = max(peak, active)
             try:
+                await asyncio.sleep(0.005)  # a slow link: each request stays in flight while more calls arrive
                 return await originals[name](*args, **kwargs)
             finally:
                 active -= 1

@@ -186,11 +186,15 @@ async def test_reads_are_not_held_behind_a_waiting_write(durable_store: SessionS
     """WAIT blocks its connection; durable writes have their own, so the store's reads go on meanwhile."""
     sid = (await durable_store.create_session("u1")).session_id
     await durable_store.add_message(sid, "user", "before")
-    slow = Durability(replicas=1, timeout=2.0)
+    slow = Durability(replicas=1, timeout=5.0)
     with paused(replica):
         write = asyncio.ensure_future(durable_store.add_message(sid, "user", "waits", durability=slow))
-        await asyncio.sleep(0.2)  # the write is applied and its WAIT blocks the durable connection
-        assert [m.content for m in await durable_store.get_messages(sid)] == ["before", "waits"]
+        deadline = time.monotonic() + 3
+        while len(contents := [m.content for m in await durable_store.get_messages(sid)]) < 2:
+            assert time.monotonic() < deadline, "the durable write never reached the primary"
+            await asyncio.sleep(0.02)
+        # the write is applied and its WAIT blocks the durable connection; the store's reads went on meanwhile
+        assert contents == ["before", "waits"]
         assert not write.done(), "the read should have returned while the durable write still waited"
     # the replica is back within the write's timeout: its WAIT is satisfied and the write returns
     assert (await write).content == "waits"
