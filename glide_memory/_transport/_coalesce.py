@@ -18,9 +18,12 @@ as it would have retried each alone (every write is idempotent).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from glide import Batch, ClusterBatch, GlideClient, GlideClusterClient, GlideError
+
+from glide_memory._transport._slots import Slots
 
 _Call = tuple[str, list[str], list[str | bytes], bool, "asyncio.Future[Any]"]
 
@@ -30,31 +33,33 @@ class Coalescer:
 
     Args:
         client: The glide client the calls go through.
-        limit: glide requests (calls sent alone, and batches) in flight at
-            most; past it, calls wait in the queue, and the next batch
-            leaves when one returns.
+        slots: The store's in-flight limit: each glide request sent here (a
+            call alone, or a batch) holds one of its slots, as every other
+            request of the store does. With none free, calls wait in the
+            queue, and everything queued leaves as one batch when one frees.
     """
 
-    def __init__(self, client: GlideClient | GlideClusterClient, limit: int) -> None:
+    def __init__(self, client: GlideClient | GlideClusterClient, slots: Slots) -> None:
         self._client = client
         self._cluster = isinstance(client, GlideClusterClient)
-        self._limit = limit
+        self._slots = slots
         self._in_flight = 0
         self._queue: list[_Call] = []
         self._flushing = False
+        self._waiting = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
         """Batches sent (of two calls or more), for the benchmarks' and tests' eyes."""
 
     async def fcall(self, function: str, keys: list[str], args: list[str | bytes], read_only: bool) -> Any:
         """Call ``function``; raise what glide raised for this call (or for its whole batch)."""
-        if not self._in_flight and not self._queue:
+        if not self._in_flight and not self._queue and self._slots.try_take():
             self._in_flight += 1
             try:
-                send = self._client.fcall_ro if read_only else self._client.fcall
-                return await send(function, keys=keys, arguments=args)
+                return await self._one(function, keys, args, read_only)
             finally:
                 self._in_flight -= 1
+                self._slots.release()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.append((function, keys, args, read_only, future))
@@ -63,14 +68,40 @@ class Coalescer:
             loop.call_soon(self._flush)
         return await future
 
+    def _one(self, function: str, keys: list[str], args: list[str | bytes], read_only: bool) -> Any:
+        send = self._client.fcall_ro if read_only else self._client.fcall
+        return send(function, keys=keys, arguments=args)
+
     def _flush(self) -> None:
-        """Send what queued during this loop turn as one request, unless the limit holds it back."""
+        """Send what queued during this loop turn as one request, or wait for a slot to send it."""
         self._flushing = False
-        if not self._queue or self._in_flight >= self._limit:
-            return  # a request that returns flushes again
+        if not self._queue or self._waiting:
+            return
+        if self._slots.try_take():
+            self._start()
+        else:
+            self._waiting = True
+            self._track(self._when_free())
+
+    async def _when_free(self) -> None:
+        """Wait for a slot, then send everything queued by then as one batch."""
+        try:
+            await self._slots.take()
+        finally:
+            self._waiting = False
+        self._start()
+
+    def _start(self) -> None:
+        """Send the queue as one request, with the slot the caller took."""
         calls, self._queue = self._queue, []
+        if not calls:
+            self._slots.release()
+            return
         self._in_flight += 1
-        task = asyncio.ensure_future(self._send(calls))
+        self._track(self._send(calls))
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -78,8 +109,7 @@ class Coalescer:
         try:
             if len(calls) == 1:
                 function, keys, args, read_only, _ = calls[0]
-                send = self._client.fcall_ro if read_only else self._client.fcall
-                replies: list[Any] = [await send(function, keys=keys, arguments=args)]
+                replies: list[Any] = [await self._one(function, keys, args, read_only)]
             else:
                 self.batches += 1
                 replies = await self._exec(calls)
@@ -103,9 +133,7 @@ class Coalescer:
                     future.set_result(reply)
         finally:
             self._in_flight -= 1
-            if self._queue and not self._flushing:
-                self._flushing = True
-                asyncio.get_running_loop().call_soon(self._flush)
+            self._slots.release()
 
     async def _exec(self, calls: list[_Call]) -> list[Any]:
         batch: Batch | ClusterBatch = ClusterBatch(is_atomic=False) if self._cluster else Batch(is_atomic=False)

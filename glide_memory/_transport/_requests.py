@@ -15,7 +15,6 @@ writes set absolute values.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import random
 import time
@@ -29,6 +28,7 @@ from glide import AllPrimaries, Batch, ClusterBatch, GlideClient, GlideClusterCl
 from glide_memory._transport._coalesce import Coalescer
 from glide_memory._transport._durable import DurableWrites
 from glide_memory._transport._errors import is_function_missing, may_have_applied, translate
+from glide_memory._transport._slots import Slots
 from glide_memory._transport._telemetry import RETRIES, server_of
 from glide_memory.errors import (
     ConfigurationError,
@@ -155,53 +155,6 @@ def check_event_loop(
         )
 
 
-class _Slots:
-    """An in-flight limit that costs two integer operations while it is not reached.
-
-    asyncio.Semaphore costs about 2 µs a call in coroutine frames, about a
-    tenth of an append's whole Python cost; this fast path skips them. Past
-    the limit, callers queue in order and a finishing call hands its slot to
-    the first one still waiting.
-    """
-
-    __slots__ = ("_free", "_waiting")
-
-    def __init__(self, limit: int) -> None:
-        self._free = limit
-        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
-
-    async def take(self) -> None:
-        """Wait for a slot (call only when :meth:`try_take` failed)."""
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiting.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # a slot was handed over as this task was cancelled: pass it on
-            else:
-                # a release() may already have popped it (and skipped it, being cancelled)
-                with contextlib.suppress(ValueError):
-                    self._waiting.remove(waiter)
-            raise
-
-    def try_take(self) -> bool:
-        """Take a free slot if there is one and nobody is queued before us."""
-        if self._free > 0 and not self._waiting:
-            self._free -= 1
-            return True
-        return False
-
-    def release(self) -> None:
-        """Give the slot back, or straight to the first caller still waiting."""
-        while self._waiting:
-            waiter = self._waiting.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._free += 1
-
-
 class Requests:
     """The request path of one store over one glide client.
 
@@ -226,7 +179,7 @@ class Requests:
         self.cluster = isinstance(client, GlideClusterClient)
         self.retry = retry
         self.closed = False
-        self._slots = _Slots(max_in_flight)
+        self._slots = Slots(max_in_flight)
         self.sent = 0
         """Requests sent, retries and batches included (a batch is one request: one round trip)."""
         loop = getattr(client, "_loop", None)  # glide binds a client to the loop that created it
@@ -236,7 +189,7 @@ class Requests:
         self._library_loads = 0
         self._loading: asyncio.Lock | None = None
         self.durable = DurableWrites(self, durability)
-        self.coalescer = Coalescer(client, max_in_flight)
+        self.coalescer = Coalescer(client, self._slots)
         self.server = server_of(client)
         """The first address the client was configured with, for telemetry."""
 
@@ -271,8 +224,8 @@ class Requests:
             deadline: Seconds for this call instead of the policy's (0: one attempt).
             attempts: Told whether an earlier attempt may have been applied.
             limited: Take one of the ``max_in_flight`` slots per attempt
-                (``False``: ``call`` goes through the coalescer, which
-                keeps its own requests under the limit).
+                (``False``: ``call`` goes through the coalescer, which takes
+                one per glide request it sends, from the same slots).
         """
         self.check_usable(session_id)
         budget = self.retry.deadline if deadline is None else deadline

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from glide_memory._transport._requests import _Slots
+from glide_memory._transport._slots import Slots
 
 
 async def test_a_waiter_cancelled_and_skipped_by_a_release_leaves_cleanly() -> None:
     """Cancelled, then popped by a release before it runs: it raises CancelledError only, and the slot is free."""
-    slots = _Slots(1)
+    slots = Slots(1)
     assert slots.try_take()
     waiter = asyncio.create_task(slots.take())
     await asyncio.sleep(0)  # queued
@@ -24,7 +24,7 @@ async def test_a_waiter_cancelled_and_skipped_by_a_release_leaves_cleanly() -> N
 
 async def test_a_slot_handed_to_a_cancelled_waiter_passes_on() -> None:
     """A waiter handed the slot as it is cancelled gives it to the next one in line."""
-    slots = _Slots(1)
+    slots = Slots(1)
     assert slots.try_take()
     first, second = asyncio.create_task(slots.take()), asyncio.create_task(slots.take())
     await asyncio.sleep(0)
