@@ -202,12 +202,11 @@ def _packed(header: Sequence[str], messages: Sequence[Encoded], last: str) -> li
 def append_one_arguments(*, now: str, window: int, owner: str | None, message: Encoded) -> list[str | bytes]:
     """Return the arguments of ``append`` for the common turn: one message to the main list, no recall.
 
-    The short header (``=`` first) carries only what that turn needs; the
-    function reads the rest as the main list's (see ``append.lua``).
+    ``=`` first, then only what that turn needs, each an argument of its
+    own (the function reads the rest as the main list's: see ``append.lua``).
     """
     message_id, digest, tokens, pinned, payload, _ = message
-    header = f"={now}\t{window}\t{owner or ''}\t\t{message_id}\t{digest}\t{tokens}\t{'1' if pinned else '0'}"
-    return [header, payload]
+    return ["=", now, str(window), owner or "", "", message_id, digest, str(tokens), "1" if pinned else "0", payload]
 
 
 async def append(

@@ -9,10 +9,12 @@
 --          seconds past the session's TTL; then per
 --          message: id, digest, tokens, pinned (1/0), recall ('': none, 'c': a copy whose vector
 --          comes later, 'v': a copy and its vector, 'd:<role>:<ts>': and a search document); last,
---          the session id (kept in search documents); or, for the common turn, the short
---          header below (starting with '=')
+--          the session id (kept in search documents); or '=' for the common turn, whose
+--          arguments follow below
 -- ARGV[2...]: the messages' stored JSON, in order; then the vector record of each message that
 --          has one, in order
+-- or, for the common turn, ARGV = '=', now, window, owner, declared companions, then its one
+--          message's id, digest, tokens, pinned flag and stored JSON
 -- Reply: the list's length, for a common turn applied with no TTL refresh due
 --      | {'ok', list length, messages applied, ttl refreshed (0/1), owner or false, ttl or false}
 --      | {'missing'} | {'forbidden', owner} | {'stale', companions} | {'conflict', message id}
@@ -31,27 +33,30 @@ local function undo(keys, fresh, steps, count, pin_field, pins)
   forget_vectors(keys, fresh)
 end
 
--- The common turn's short header (ARGV[1] starting with '='): now, window, owner, declared
--- companions, then its one message's id, digest, tokens and pinned flag. It appends to the main
--- list (KEYS[2], pinned count in the meta field 'pinned') and registers nothing, without recall.
-local ONE = '^=([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$'
+-- The common turn (ARGV[1] = '=') takes its fields as arguments of their own: parsing one packed
+-- header cost its function more than the rest of its Lua. It appends to the main list (KEYS[2],
+-- pinned count in the meta field 'pinned') and registers nothing, without recall.
+local COMMON_TURN_ARGS = 10
 
--- A counter read as text, if it is an integer Lua's numbers hold exactly (the general path,
--- with HINCRBY, handles the rest, and tells a corrupted one).
+-- A counter read as text, if Lua reads it as a whole number under 10^14: one it holds exactly and
+-- hands back to the server in digits. The general path, with HINCRBY, handles the rest, and tells
+-- a corrupted one (tonumber is the cheap test: a pattern match per counter cost a microsecond).
 local function counter(text)
   if not text then return 0 end
-  if #text > 15 or not string.find(text, '^%d+$') then return nil end
-  return tonumber(text)
+  local n = tonumber(text)
+  if n and n >= 0 and n < 1e14 and n % 1 == 0 then return n end
+  return nil
 end
 
 -- The common turn, with no tables on its way and its bookkeeping in one HSET: a session whose
 -- companions are the declared ones, and no tool result under a window. Returns nil, having
 -- written nothing, for everything else (a repeat, a conflict, an error, a refusal, a counter
--- past 15 digits): the general path answers those.
+-- past 14 digits): the general path answers those. Counters go back as Lua numbers, which the
+-- server writes as integers (string.format cost another microsecond).
 local function append_one(keys, args, now, win, owner, declared, id, digest, tokens, pinned)
   local meta, ids, list = keys[1], keys[3], keys[2]
   local window = tonumber(win)
-  if window > 0 and #answers_of(args[2]) > 0 then return nil end
+  if window > 0 and #answers_of(args[COMMON_TURN_ARGS]) > 0 then return nil end
   -- our sessions always hold ttl ('0': none); without it, the general path decides
   local m = redis.pcall('HMGET', meta, 'ttl', 'expires_at', 'user_id', 'companions', 'pinned', 'message_count',
                         'token_count')
@@ -59,18 +64,17 @@ local function append_one(keys, args, now, win, owner, declared, id, digest, tok
   local pins, count, total, add = counter(m[5]), counter(m[6]), counter(m[7]), counter(tokens)
   if not (pins and count and total and add) then return nil end
   if redis.pcall('HSETNX', ids, id, digest) ~= 1 then return nil end
-  local len = redis.pcall('RPUSH', list, args[2])
+  local len = redis.pcall('RPUSH', list, args[COMMON_TURN_ARGS])
   if type(len) == 'table' then
     redis.call('HDEL', ids, id)
     return failure(list, len)
   end
   if pinned == '1' then
     pins = pins + 1
-    redis.call('HSET', meta, 'message_count', string.format('%d', count + 1),
-               'token_count', string.format('%d', total + add), 'last_active', now, 'pinned', string.format('%d', pins))
+    redis.call('HSET', meta, 'message_count', count + 1, 'token_count', total + add, 'last_active', now,
+               'pinned', pins)
   else
-    redis.call('HSET', meta, 'message_count', string.format('%d', count + 1),
-               'token_count', string.format('%d', total + add), 'last_active', now)
+    redis.call('HSET', meta, 'message_count', count + 1, 'token_count', total + add, 'last_active', now)
   end
   if window > 0 and len - pins > window then trim(keys, list, len, window, pins) end
   local ttl = tonumber(m[1])
@@ -86,12 +90,13 @@ end
 
 local function append(keys, args)
   local h
-  if string.byte(args[1], 1) == 61 then -- '=': the common turn's short header
-    local now, win, owner, declared, id, digest, tokens, pinned = string.match(args[1], ONE)
-    if not now or #args ~= 2 then return {'error', keys[1], 'append: a malformed short header'} end
+  if args[1] == '=' then -- the common turn
+    if #args ~= COMMON_TURN_ARGS then return {'error', keys[1], 'append: a malformed common turn'} end
+    local now, win, owner, declared, id, digest, tokens, pinned = unpack(args, 2, 9)
     local reply = append_one(keys, args, now, win, owner, declared, id, digest, tokens, pinned)
     if reply ~= nil then return reply end
     h = {now, win, owner, declared, '', '2', tokens, 'pinned', '', '0', '0', id, digest, tokens, pinned, '', ''}
+    args = {'=', args[COMMON_TURN_ARGS]} -- where the general path reads its one message
   else
     h = split(args[1])
   end
