@@ -5,9 +5,13 @@ the wire (marshalling the arguments, a future, a write to its core), the
 same for one command as for a batch of many. Under concurrency that cost,
 not the server, bounds throughput. So a call that finds nothing of the
 store in flight is sent at once (a lone caller waits no longer), and calls
-made while requests are in flight queue and are sent together at the end
-of the event loop's turn, as one non-atomic batch: a pipeline, in which each
-function call stays atomic on its own.
+made while requests are in flight queue and are sent together as one
+non-atomic batch (a pipeline, in which each function call stays atomic on
+its own): at the end of the event loop's turn, or as soon as BATCH calls
+have queued. The cap keeps client and server busy at once: a batch's
+replies come back together, after its last call ran, so with 100 tasks in
+one batch the server idled while the client built the next and the client
+idled while the server ran it.
 
 A batch is one request of glide's, but not one unit of success: each call
 gets its own reply or its own error, and a batch that fails as a whole
@@ -24,6 +28,11 @@ from typing import Any
 from glide import Batch, ClusterBatch, GlideClient, GlideClusterClient, GlideError
 
 from glide_memory._transport._slots import Slots
+
+BATCH = 32
+"""Calls in one batch at most. With 100 and 1,000 tasks appending, capped at 16, 32 and 64 calls
+the store's throughput was 1.13x to 1.34x the floor function's, uncapped 0.90x to 0.93x (one run
+of each cap, trials interleaved)."""
 
 _Call = tuple[str, list[str], list[str | bytes], bool, "asyncio.Future[Any]"]
 
@@ -63,7 +72,9 @@ class Coalescer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.append((function, keys, args, read_only, future))
-        if not self._flushing:
+        if len(self._queue) >= BATCH and not self._waiting and self._slots.try_take():
+            self._start()
+        elif not self._flushing:
             self._flushing = True
             loop.call_soon(self._flush)
         return await future
@@ -92,13 +103,16 @@ class Coalescer:
         self._start()
 
     def _start(self) -> None:
-        """Send the queue as one request, with the slot the caller took."""
-        calls, self._queue = self._queue, []
+        """Send the queue's first BATCH calls as one request, with the slot the caller took."""
+        calls, self._queue = self._queue[:BATCH], self._queue[BATCH:]
         if not calls:
             self._slots.release()
             return
         self._in_flight += 1
         self._track(self._send(calls))
+        if self._queue and not self._flushing:  # the rest leaves at the end of this turn, slots allowing
+            self._flushing = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _track(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from glide import Batch
+
 from glide_memory import SessionNotFoundError, SessionStore
+from glide_memory._transport._coalesce import BATCH
 from tests.support import Client
 
 
@@ -78,6 +81,39 @@ async def test_in_flight_bound_is_respected(client: Client, user_id: str) -> Non
     assert peak == 7, "the bound was never reached, or was passed"
     assert batched > 0, "calls made while others were in flight went alone"
     assert (await store.get_session_info(sid)).message_count == 200
+
+
+async def test_calls_queued_together_leave_in_capped_batches(client: Client, user_id: str) -> None:
+    """200 calls made in one loop turn leave as batches of at most BATCH calls, several in flight at once.
+
+    One batch of everything would keep the server idle while the client builds
+    it, and the client idle while the server runs it.
+    """
+    store = SessionStore(client)
+    sid = (await store.create_session(user_id)).session_id
+    sizes: list[int] = []
+    peak = active = 0
+    original = client.exec
+
+    async def counting(batch: Batch, *args: object, **kwargs: object) -> object:
+        nonlocal peak, active
+        sizes.append(len(batch.commands))
+        active += 1
+        peak = max(peak, active)
+        try:
+            return await original(batch, *args, **kwargs)
+        finally:
+            active -= 1
+
+    object.__setattr__(client, "exec", counting)
+    try:
+        await asyncio.gather(*(store.add_message(sid, "user", str(n), message_id=f"m{n}") for n in range(200)))
+    finally:
+        object.__delattr__(client, "exec")
+    assert sizes and max(sizes) == BATCH, sizes
+    assert sum(sizes) == 199, "all but the first call, which found nothing in flight, went in batches"
+    assert peak > 1, "each batch waited for the one before"
+    assert sorted(m.id for m in await store.get_messages(sid)) == sorted(f"m{n}" for n in range(200))
 
 
 async def test_cancelled_callers_never_leak_an_in_flight_slot(client: Client, user_id: str) -> None:
