@@ -122,6 +122,8 @@ class Messages:
         reply = await parts.requests.attempt(
             "append", [keys.meta, keys.chat, keys.ids, keys.vectors, keys.copies], arguments
         )
+        if reply.__class__ is int:  # the list's length: applied, no TTL refresh due (most turns)
+            return None
         if reply is MISS:
             return await self.append(session_id, [message], max_messages, None)
         try:
