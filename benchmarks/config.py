@@ -35,8 +35,9 @@ class Config:
         out_dir: Where the JSON and PNG files go.
         command_rounds: Recorded rounds of the raw command table.
         append_rounds: Recorded rounds of add_message vs RPUSH vs cookbook.
-        server_calls: Calls of each append contender timed alone for the
-            server's own time per call (INFO commandstats).
+        server_calls: Calls of each append contender for the server's own
+            time per call (INFO commandstats), in blocks the contenders take
+            in turn.
         operation_rounds: Recorded rounds of the other toolkit operations.
         size_rounds: Recorded rounds of the message size sweep.
         keyspaces: Sessions in the keyspace for the list_user_sessions sweep.

@@ -117,7 +117,7 @@ def _notes(results: Results) -> list[str]:
                 f"where one round trip takes {extra['round_trip_us_for_1_2x']:,.0f} µs or more"
             )
         server = "; ".join(f"{name} {us:.1f} µs" for name, us in extra["server_us_per_call"].items())
-        lines.append(f"server time per call, each alone (INFO commandstats): {server}")
+        lines.append(f"server time per call, median of blocks taken in turn (INFO commandstats): {server}")
         wrapper = extra["telemetry_wrapper_ratio"]
         lines.append(f"OpenTelemetry wrapper, no SDK configured: add_message p50 {wrapper:.3f}x the unwrapped method")
     durable = results.sections.get("durability")

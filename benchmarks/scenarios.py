@@ -7,6 +7,7 @@ with :func:`benchmarks.harness.interleave` and returns a :class:`Section`.
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from collections import deque
 from itertools import count
@@ -184,26 +185,45 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
     )
     section.extra["round_trip_us_for_1_2x"] = round(5 * (add - rpush), 1)
     # the server's own time per call (INFO commandstats), each measured alone so no other call's commands mix in
-    n = config.server_calls
-    section.extra["server_us_per_call"] = {
-        "add_message (FCALL)": await _server_us(ws, lambda: store.add_message(sid, "user", TURN_TEXT, TOKENS), n),
-        "cookbook's 4 commands": await _server_us(ws, cookbook_add, n, ("rpush", "hincrby", "hset")),
-        "floor script (id check + the 4 writes)": await _server_us(ws, floor, n, ("evalsha",)),
-        "floor function (id check + the 4 writes)": await _server_us(ws, floor_function, n),
-        "no-op script": await _server_us(ws, noop, n, ("evalsha",)),
-    }
+    section.extra["server_us_per_call"] = await _server_us(
+        ws,
+        {
+            "add_message (FCALL)": (lambda: store.add_message(sid, "user", TURN_TEXT, TOKENS), ("fcall",)),
+            "cookbook's 4 commands": (cookbook_add, ("rpush", "hincrby", "hset")),
+            "floor script (id check + the 4 writes)": (floor, ("evalsha",)),
+            "floor function (id check + the 4 writes)": (floor_function, ("fcall",)),
+            "no-op script": (noop, ("evalsha",)),
+        },
+        config.server_calls,
+    )
     return section
 
 
-async def _server_us(ws: Workspace, op: Op, calls: int, commands: tuple[str, ...] = ("fcall",)) -> float:
-    """Return the server's microseconds per call of ``op`` in ``commands``, from INFO commandstats."""
-    await op()  # scripts get loaded, caches warm
-    before = await ws.commandstats()
-    for _ in range(calls):
-        await op()
-    after = await ws.commandstats()
-    spent = sum(after.get(name, (0, 0))[1] - before.get(name, (0, 0))[1] for name in commands)
-    return round(spent / calls, 2)
+SERVER_BLOCKS = 10
+"""Blocks the server-time calls are split into: contenders take turns block by block, and each
+reports its median block, so a burst of load on the shared machine moves one block, not a ratio."""
+
+
+async def _server_us(ws: Workspace, contenders: dict[str, tuple[Op, tuple[str, ...]]], calls: int) -> dict[str, float]:
+    """Return each contender's server microseconds per call in its ``commands``, from INFO commandstats.
+
+    ``calls`` calls each, in SERVER_BLOCKS blocks taken in turn (the order
+    reversed every other block); the figure is the median block's.
+    """
+    per_block = max(1, calls // SERVER_BLOCKS)
+    blocks: dict[str, list[float]] = {name: [] for name in contenders}
+    for op, _ in contenders.values():
+        await op()  # scripts get loaded, caches warm
+    for block in range(SERVER_BLOCKS):
+        order = list(contenders.items())
+        for name, (op, commands) in order if block % 2 == 0 else reversed(order):
+            before = await ws.commandstats()
+            for _ in range(per_block):
+                await op()
+            after = await ws.commandstats()
+            spent = sum(after.get(command, (0, 0))[1] - before.get(command, (0, 0))[1] for command in commands)
+            blocks[name].append(spent / per_block)
+    return {name: round(statistics.median(values), 2) for name, values in blocks.items()}
 
 
 async def operations(ws: Workspace, config: Config, progress: Progress) -> Section:
