@@ -10,15 +10,18 @@ import json
 import statistics
 import time
 from collections import deque
+from hashlib import blake2b
 from itertools import count
 from typing import Any
 
+import orjson
 from glide import AllPrimaries, ClusterScanCursor, GlideClusterClient, Script
 
 from benchmarks.config import Config
 from benchmarks.harness import Contender, Op, Progress, Section, interleave, summarize
 from benchmarks.workspace import KEY_TTL, Workspace, stored_payload, text
 from glide_memory import Message, Role, SessionStore, decode_message
+from glide_memory.keys import new_message_id
 
 TURN_TEXT = text(200, seed=1)
 """The content of a typical chat turn in these scenarios (200 characters)."""
@@ -94,6 +97,10 @@ FLOOR_SCRIPT = Script(FLOOR_BODY)  # type: ignore[no-untyped-call]  # glide's Sc
 
 FLOOR_FUNCTION = "gm_bench_floor"
 
+LEAST_TURN = "our append function, least client code"
+"""add_message's function called by the least code a turn needs: an id, the JSON, its digest, the call.
+No validation, no Message, no request path: what add_message's p50 cannot go below with this function."""
+
 # the function's parameters take the script's names, so that both run the very same body
 FLOOR_LIBRARY = f"""#!lua name={FLOOR_FUNCTION}
 redis.register_function('{FLOOR_FUNCTION}', function(KEYS, ARGV)
@@ -121,6 +128,7 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
     sid = await ws.create_session("bench-append-user")
     windowed = await ws.create_session("bench-append-user")
     floor_sid = await ws.create_session("bench-append-user")
+    least_sid = await ws.create_session("bench-append-user")
     cookbook_sid = await ws.create_session("bench-append-user")
     cb_chat, cb_meta = ws.schema.session_keys(cookbook_sid)
     raw_key = ws.key("rpush")
@@ -149,6 +157,19 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
     async def noop() -> object:
         return await client.invoke_script(NOOP_SCRIPT, keys=floor_layout, args=floor_args())
 
+    least_function = await _installed_function(ws, "append")
+    least_keys = ws.schema.keys(least_sid)
+    least_layout = [least_keys.meta, least_keys.chat, least_keys.ids, least_keys.vectors, least_keys.copies]
+
+    async def least_turn() -> object:
+        """A turn of add_message with the least client code: an id, the JSON, its digest, our function."""
+        message_id, now = new_message_id(), repr(time.time())
+        body = orjson.dumps({"role": "user", "content": TURN_TEXT, "tokens": TOKENS})
+        stored = body[:-1] + b',"ts":' + now.encode() + b',"id":"' + message_id.encode() + b'"}'
+        digest = blake2b(body, digest_size=8).hexdigest()
+        arguments: list[str | bytes] = ["=", now, "0", "", "", message_id, digest, str(TOKENS), "0", stored]
+        return await client.fcall(least_function, keys=least_layout, arguments=arguments)
+
     await load_floor_function(ws)
 
     async def floor_function() -> object:
@@ -171,6 +192,7 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
             name=f"add_message, window {WINDOW}",
             op=lambda: store.add_message(windowed, "user", TURN_TEXT, TOKENS, max_messages=WINDOW),
         ),
+        Contender(name=LEAST_TURN, op=least_turn),
         Contender(name="floor script (id check + the 4 writes)", op=floor),
         Contender(name="floor function (id check + the 4 writes)", op=floor_function),
         Contender(name="no-op script, same keys and arguments", op=noop),
@@ -197,6 +219,19 @@ async def append(ws: Workspace, config: Config, progress: Progress) -> Section:
         config.server_calls,
     )
     return section
+
+
+async def _installed_function(ws: Workspace, operation: str) -> str:
+    """Return the name under which the store's library serves ``operation`` (FUNCTION LIST: no private import)."""
+    reply: Any = await ws.client.function_list("glide_memory_*")
+    if isinstance(reply, dict):  # a cluster's: every primary holds the same library
+        reply = next(iter(reply.values()))
+    for library in reply or []:
+        for function in library.get(b"functions", []):
+            name: str = function[b"name"].decode()
+            if name.endswith(f"_{operation}"):
+                return name
+    raise LookupError(f"no function of the store's library serves {operation!r}")
 
 
 SERVER_BLOCKS = 10

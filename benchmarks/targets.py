@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.harness import Section, Target
+from benchmarks.scenarios import LEAST_TURN
 
 ADD_VS_RPUSH = 1.2
 SERVER_VS_COOKBOOK = 1.5
@@ -137,6 +138,8 @@ def _append(section: Section) -> list[Target]:
             measured=add / floor_function,
             op="<=",
             threshold=ADD_VS_FLOOR,
+            floor=section.row(LEAST_TURN).p50_us / floor_function,
+            floor_of="our append function called by the least client code (an id, the JSON, its digest)",
         ),
         Target(
             name="server µs per add_message / server µs of the floor function",
