@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from glide import Batch
 
@@ -95,7 +96,7 @@ async def test_calls_queued_together_leave_in_capped_batches(client: Client, use
     peak = active = 0
     original = client.exec
 
-    async def counting(batch: Batch, *args: object, **kwargs: object) -> object:
+    async def counting(batch: Batch, *args: Any, **kwargs: Any) -> object:
         nonlocal peak, active
         sizes.append(len(batch.commands))
         active += 1
@@ -113,7 +114,7 @@ async def test_calls_queued_together_leave_in_capped_batches(client: Client, use
     assert sizes and max(sizes) == BATCH, sizes
     assert sum(sizes) == 199, "all but the first call, which found nothing in flight, went in batches"
     assert peak > 1, "each batch waited for the one before"
-    assert sorted(m.id for m in await store.get_messages(sid)) == sorted(f"m{n}" for n in range(200))
+    assert sorted(str(m.id) for m in await store.get_messages(sid)) == sorted(f"m{n}" for n in range(200))
 
 
 async def test_cancelled_callers_never_leak_an_in_flight_slot(client: Client, user_id: str) -> None:
