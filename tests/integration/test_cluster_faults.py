@@ -276,6 +276,26 @@ def _addresses(nodes: bytes) -> dict[str, list[tuple[str, int]]]:
     return found
 
 
+def _wait_for_replicas_in_sync(replicas: list[tuple[str, int]], timeout: float = 60.0) -> None:
+    """Wait until every replica is linked to its primary, synced and loaded (INFO replication and persistence)."""
+    deadline = time.monotonic() + timeout
+    pending = list(replicas)
+    while pending:
+        host, port = pending[0]
+        info = ask(port, "INFO", "all", host=host)
+        assert isinstance(info, bytes)
+        fields = dict(line.split(":", 1) for line in info.decode().splitlines() if ":" in line)
+        if (fields.get("master_link_status"), fields.get("master_sync_in_progress"), fields.get("loading")) == (
+            "up",
+            "0",
+            "0",
+        ):
+            pending.pop(0)
+            continue
+        assert time.monotonic() < deadline, f"replica {host}:{port} not in sync after {timeout} s: {fields}"
+        time.sleep(0.1)
+
+
 def _lrange_calls(host: str, port: int) -> int:
     stats = ask(port, "INFO", "commandstats", host=host)
     assert isinstance(stats, bytes)
@@ -292,6 +312,8 @@ async def test_reads_from_replicas(cluster_url: str, cstore: SessionStore) -> No
     addresses = _addresses(nodes)
     if not addresses["slave"]:
         pytest.skip("the cluster has no replica to read from")
+    # a shard restarted by an earlier test may still be syncing its replica, which cannot serve reads until done
+    await asyncio.to_thread(_wait_for_replicas_in_sync, addresses["slave"])
     sessions = await _writer_sessions(cstore)
     for sid in sessions:
         await cstore.add_message(sid, "user", "first", 1, message_id=f"pre-{sid}")
