@@ -9,7 +9,7 @@ from typing import Any
 from glide import Batch
 
 from glide_memory import SessionNotFoundError, SessionStore
-from glide_memory._transport._coalesce import BATCH
+from glide_memory._transport._coalesce import BATCH, BATCH_MIN
 from tests.support import Client
 
 
@@ -85,7 +85,7 @@ async def test_in_flight_bound_is_respected(client: Client, user_id: str) -> Non
 
 
 async def test_calls_queued_together_leave_in_capped_batches(client: Client, user_id: str) -> None:
-    """200 calls made in one loop turn leave as batches of at most BATCH calls, several in flight at once.
+    """1,000 calls made in one loop turn leave as batches that grow with the calls in flight, up to BATCH.
 
     One batch of everything would keep the server idle while the client builds
     it, and the client idle while the server runs it.
@@ -108,13 +108,14 @@ async def test_calls_queued_together_leave_in_capped_batches(client: Client, use
 
     object.__setattr__(client, "exec", counting)
     try:
-        await asyncio.gather(*(store.add_message(sid, "user", str(n), message_id=f"m{n}") for n in range(200)))
+        await asyncio.gather(*(store.add_message(sid, "user", str(n), message_id=f"m{n}") for n in range(1000)))
     finally:
         object.__delattr__(client, "exec")
-    assert sizes and max(sizes) == BATCH, sizes
-    assert sum(sizes) == 199, "all but the first call, which found nothing in flight, went in batches"
+    assert sum(sizes) == 999, "all but the first call, which found nothing in flight, went in batches"
+    assert sizes[0] == BATCH_MIN and max(sizes) == BATCH, sizes
+    assert sizes[: sizes.index(BATCH)] == sorted(sizes[: sizes.index(BATCH)]), "batches grow with the calls out"
     assert peak > 1, "each batch waited for the one before"
-    assert sorted(str(m.id) for m in await store.get_messages(sid)) == sorted(f"m{n}" for n in range(200))
+    assert sorted(str(m.id) for m in await store.get_messages(sid)) == sorted(f"m{n}" for n in range(1000))
 
 
 async def test_cancelled_callers_never_leak_an_in_flight_slot(client: Client, user_id: str) -> None:
