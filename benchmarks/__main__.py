@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--samples", type=int, help="recorded rounds of every latency group (overrides the preset)")
     parser.add_argument("--keyspaces", type=counts, help="sessions in the keyspace, e.g. 1000,10000,100000")
     parser.add_argument("--tasks", type=counts, help="concurrent tasks of the throughput sweep, e.g. 1,10,100,1000")
-    parser.add_argument("--calls", type=int, help="calls per throughput trial (at least 5 per task)")
+    parser.add_argument("--calls", type=int, help="calls per throughput trial (at least 20 per task)")
     parser.add_argument("--messages", type=int, help="messages stored for the memory and Strands figures")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="directory of the JSON and PNG files")
     parser.add_argument("--no-progress", action="store_true", help="never show the progress bar")

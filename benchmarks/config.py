@@ -47,7 +47,8 @@ class Config:
         sequential_scan: Also time the cookbook's literal SCAN loop with
             one awaited HGET per key (slow: about 0.3 ms a session).
         tasks: The concurrency sweep's task counts.
-        concurrency_calls: Calls per throughput trial (at least 5 per task).
+        concurrency_calls: Calls per throughput trial (at least 20 per task, so that
+            a trial measures the steady state, not its tasks starting).
         concurrency_trials: Trials per contender and task count.
         memory_messages: Messages stored for the MEMORY USAGE figures.
         strands_messages: Messages stored for the Strands list_messages figure.
@@ -143,7 +144,7 @@ class Config:
 
     def trial_calls(self, tasks: int) -> int:
         """Return the calls of one throughput trial with ``tasks`` tasks."""
-        return max(self.concurrency_calls, 5 * tasks)
+        return max(self.concurrency_calls, 20 * tasks)
 
 
 def config_json(config: DataclassInstance) -> dict[str, Any]:
